@@ -1,0 +1,11 @@
+"""Test settings: fast hashing, eager Celery unless a test starts a real worker."""
+
+from .base import *  # noqa: F403
+from .base import SECRET_KEY
+
+SECRET_KEY = SECRET_KEY or "django-insecure-test-key"
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Tests run tasks in-process; the tests that exercise a real worker switch this off themselves.
+CELERY_TASK_ALWAYS_EAGER = True
+ARTIFACTS_DIR = BASE_DIR / "var" / "test-artifacts"  # noqa: F405

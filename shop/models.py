@@ -1,0 +1,248 @@
+"""The shop's core records: catalogue, customers, orders, ratings and stock.
+
+Every write goes through ``shop.services``; the constraints here are the last
+line of defence when a service has a bug, not the first.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class Category(models.Model):
+    """A group of products, used for browsing, content similarity and service-level defaults."""
+
+    name = models.CharField(max_length=120, unique=True)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ProductQuerySet(models.QuerySet["Product"]):
+    def active(self) -> ProductQuerySet:
+        return self.filter(active=True)
+
+    def in_stock(self) -> ProductQuerySet:
+        """Products with at least one unit that is on hand and not reserved."""
+        return self.filter(stock__on_hand__gt=F("stock__reserved"))
+
+    def sellable(self) -> ProductQuerySet:
+        return self.active().in_stock()
+
+
+class Product(models.Model):
+    """Something the shop sells, identified by its stock-keeping unit (SKU)."""
+
+    sku = models.CharField("SKU", max_length=32, unique=True)
+    name = models.CharField(max_length=255)
+    description = models.TextField(blank=True)
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="products"
+    )
+    price = models.DecimalField(
+        max_digits=10, decimal_places=2, default=Decimal("0"), validators=[MinValueValidator(0)]
+    )
+    active = models.BooleanField(default=True, help_text="Inactive products are never sold nor recommended.")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    objects = ProductQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["sku"]
+        constraints = [models.CheckConstraint(condition=Q(price__gte=0), name="product_price_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.sku} {self.name}"
+
+
+class Customer(models.Model):
+    """A buyer, known by the id of the system that created it (the shop frontend or an import)."""
+
+    external_id = models.CharField(max_length=64, unique=True)
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="customer",
+    )
+    country = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["external_id"]
+
+    def __str__(self) -> str:
+        return self.external_id
+
+
+class Order(models.Model):
+    """A customer's purchase. A placed order holds a stock reservation until it is fulfilled or cancelled."""
+
+    class Status(models.TextChoices):
+        PLACED = "placed", "Placed"
+        FULFILLED = "fulfilled", "Fulfilled"
+        CANCELLED = "cancelled", "Cancelled"
+
+    number = models.CharField(max_length=32, unique=True)
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="orders"
+    )
+    placed_at = models.DateTimeField(default=timezone.now, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLACED, db_index=True)
+    country = models.CharField(max_length=64, blank=True)
+
+    class Meta:
+        ordering = ["-placed_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.number
+
+
+class OrderLine(models.Model):
+    """One product on an order.
+
+    ``(order, line_number)`` is the natural key that keeps imports idempotent.
+    """
+
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
+    line_number = models.PositiveIntegerField()
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+
+    class Meta:
+        ordering = ["order", "line_number"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_quantity_positive"),
+            models.CheckConstraint(condition=Q(unit_price__gte=0), name="orderline_price_non_negative"),
+            models.UniqueConstraint(fields=["order", "line_number"], name="orderline_unique_number"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.order.number}/{self.line_number}: {self.quantity} x {self.product.sku}"
+
+
+class Cancellation(models.Model):
+    """Units taken back after a sale: a cancellation before dispatch or a return after it.
+
+    Demand per product per day is units ordered minus units cancelled on that day,
+    so each row keeps its own time, product and customer. ``order_line`` links to
+    what it cancels when that is known (an import may see a cancellation whose
+    original sale predates the data).
+    """
+
+    class Kind(models.TextChoices):
+        CANCELLATION = "cancellation", "Cancellation"
+        RETURN = "return", "Return"
+
+    reference = models.CharField(max_length=32, help_text="The cancelling document, e.g. invoice C536379.")
+    line_number = models.PositiveIntegerField()
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.CANCELLATION)
+    order_line = models.ForeignKey(
+        OrderLine, null=True, blank=True, on_delete=models.SET_NULL, related_name="cancellations"
+    )
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="cancellations")
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.PROTECT, related_name="cancellations"
+    )
+    quantity = models.PositiveIntegerField()
+    unit_price = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="cancellation_quantity_positive"),
+            models.UniqueConstraint(fields=["reference", "line_number"], name="cancellation_unique_line"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}/{self.line_number}: -{self.quantity} x {self.product_id}"
+
+
+class Rating(models.Model):
+    """A customer's star rating of a product, 0.5 to 5 in half stars."""
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="ratings")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="ratings")
+    stars = models.DecimalField(
+        max_digits=2,
+        decimal_places=1,
+        validators=[MinValueValidator(Decimal("0.5")), MaxValueValidator(Decimal("5"))],
+    )
+    rated_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-rated_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "product"], name="rating_one_per_customer_product"),
+            models.CheckConstraint(condition=Q(stars__gte=0.5) & Q(stars__lte=5), name="rating_stars_range"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id} rated {self.product_id}: {self.stars}"
+
+
+class StockRecord(models.Model):
+    """Units of a product in the warehouse. ``reserved`` units belong to placed, unfulfilled orders."""
+
+    product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="stock")
+    on_hand = models.IntegerField(default=0)
+    reserved = models.IntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["product"]
+        constraints = [
+            models.CheckConstraint(condition=Q(on_hand__gte=0), name="stock_on_hand_non_negative"),
+            models.CheckConstraint(condition=Q(reserved__gte=0), name="stock_reserved_non_negative"),
+            models.CheckConstraint(
+                condition=Q(reserved__lte=F("on_hand")), name="stock_reserved_within_on_hand"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.product_id}: {self.on_hand} on hand, {self.reserved} reserved"
+
+    @property
+    def available(self) -> int:
+        return self.on_hand - self.reserved
+
+
+class StockMovement(models.Model):
+    """The ledger of on-hand stock: every change is a row, so the sum of ``quantity`` equals ``on_hand``."""
+
+    class Reason(models.TextChoices):
+        RECEIPT = "receipt", "Receipt"
+        FULFILMENT = "fulfilment", "Fulfilment"
+        ADJUSTMENT = "adjustment", "Adjustment"
+        RETURN = "return", "Return to stock"
+        STOCKTAKE = "stocktake", "Stocktake"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="stock_movements")
+    quantity = models.IntegerField(help_text="Signed change to units on hand.")
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    reference = models.CharField(max_length=64, blank=True)
+    note = models.CharField(max_length=255, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(quantity=0), name="stockmovement_non_zero")]
+
+    def __str__(self) -> str:
+        return f"{self.product_id} {self.quantity:+d} ({self.reason})"

@@ -1,0 +1,260 @@
+"""Every write to orders and stock.
+
+Stock rows are locked with ``select_for_update()`` in primary-key order, so two
+orders that touch the same products in any order queue behind each other
+instead of deadlocking; availability is checked again under the lock.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from .models import Customer, Order, OrderLine, Product, StockMovement, StockRecord
+
+
+class ShopError(Exception):
+    """Base of the shop's domain errors; the API maps these to 4xx answers."""
+
+
+class InsufficientStock(ShopError):
+    def __init__(self, *, product: Product, requested: int, available: int) -> None:
+        self.product = product
+        self.requested = requested
+        self.available = available
+        super().__init__(
+            f"Insufficient stock for {product.sku} ({product.name}): "
+            f"requested {requested}, available {available}."
+        )
+
+
+class ProductUnavailable(ShopError):
+    def __init__(self, product: Product) -> None:
+        self.product = product
+        super().__init__(f"Product {product.sku} ({product.name}) is not for sale.")
+
+
+class InvalidOrderState(ShopError):
+    pass
+
+
+@dataclass(frozen=True)
+class LineRequest:
+    product_id: int
+    quantity: int
+
+
+def _locked_stock(product_ids: Iterable[int]) -> dict[int, StockRecord]:
+    """Lock the stock rows of these products in primary-key order, creating missing rows first."""
+    ids = sorted(set(product_ids))
+    existing = set(StockRecord.objects.filter(product_id__in=ids).values_list("product_id", flat=True))
+    missing = [StockRecord(product_id=pid) for pid in ids if pid not in existing]
+    if missing:
+        StockRecord.objects.bulk_create(missing, ignore_conflicts=True)
+    records = StockRecord.objects.select_for_update().filter(product_id__in=ids).order_by("product_id")
+    return {record.product_id: record for record in records}
+
+
+def _merge_lines(lines: Sequence[LineRequest]) -> dict[int, int]:
+    merged: dict[int, int] = defaultdict(int)
+    for line in lines:
+        if line.quantity <= 0:
+            raise ValueError(f"Quantity must be positive, got {line.quantity} for product {line.product_id}.")
+        merged[line.product_id] += line.quantity
+    return dict(merged)
+
+
+@transaction.atomic
+def order_place(
+    *,
+    customer: Customer | None,
+    lines: Sequence[LineRequest],
+    number: str | None = None,
+    placed_at: datetime | None = None,
+) -> Order:
+    """Place an order and reserve its stock, or raise ``InsufficientStock`` and change nothing."""
+    if not lines:
+        raise ValueError("An order needs at least one line.")
+    quantities = _merge_lines(lines)
+    products = Product.objects.in_bulk(list(quantities))
+    unknown = set(quantities) - set(products)
+    if unknown:
+        raise Product.DoesNotExist(f"Unknown product ids: {sorted(unknown)}")
+    for product in products.values():
+        if not product.active:
+            raise ProductUnavailable(product)
+
+    stock = _locked_stock(quantities)
+    for product_id in sorted(quantities):
+        record = stock[product_id]
+        if record.available < quantities[product_id]:
+            raise InsufficientStock(
+                product=products[product_id], requested=quantities[product_id], available=record.available
+            )
+    for product_id, quantity in quantities.items():
+        stock[product_id].reserved += quantity
+    StockRecord.objects.bulk_update(stock.values(), ["reserved", "updated_at"])
+
+    order = Order(
+        number=number or uuid.uuid4().hex[:16].upper(),
+        customer=customer,
+        placed_at=placed_at or timezone.now(),
+        country=customer.country if customer else "",
+    )
+    order.full_clean()
+    order.save()
+    OrderLine.objects.bulk_create(
+        OrderLine(
+            order=order,
+            line_number=index,
+            product_id=product_id,
+            quantity=quantity,
+            unit_price=products[product_id].price,
+        )
+        for index, (product_id, quantity) in enumerate(sorted(quantities.items()), start=1)
+    )
+    return order
+
+
+def _order_quantities(order: Order) -> dict[int, int]:
+    quantities: dict[int, int] = defaultdict(int)
+    for product_id, quantity in order.lines.values_list("product_id", "quantity"):
+        quantities[product_id] += quantity
+    return quantities
+
+
+def _lock_order(order: Order, expected: Order.Status) -> Order:
+    locked = Order.objects.select_for_update().get(pk=order.pk)
+    if locked.status != expected:
+        raise InvalidOrderState(f"Order {locked.number} is {locked.status}, not {expected}.")
+    return locked
+
+
+@transaction.atomic
+def order_cancel(*, order: Order) -> Order:
+    """Cancel a placed order and release its reservation."""
+    order = _lock_order(order, Order.Status.PLACED)
+    quantities = _order_quantities(order)
+    stock = _locked_stock(quantities)
+    for product_id, quantity in quantities.items():
+        stock[product_id].reserved -= quantity
+    StockRecord.objects.bulk_update(stock.values(), ["reserved", "updated_at"])
+    order.status = Order.Status.CANCELLED
+    order.save(update_fields=["status"])
+    return order
+
+
+@transaction.atomic
+def order_fulfil(*, order: Order, user: AbstractBaseUser | None = None) -> Order:
+    """Ship a placed order: its reserved units leave the warehouse and the ledger records it."""
+    order = _lock_order(order, Order.Status.PLACED)
+    quantities = _order_quantities(order)
+    stock = _locked_stock(quantities)
+    for product_id, quantity in quantities.items():
+        stock[product_id].reserved -= quantity
+        stock[product_id].on_hand -= quantity
+    StockRecord.objects.bulk_update(stock.values(), ["reserved", "on_hand", "updated_at"])
+    StockMovement.objects.bulk_create(
+        StockMovement(
+            product_id=product_id,
+            quantity=-quantity,
+            reason=StockMovement.Reason.FULFILMENT,
+            reference=order.number,
+            created_by=user,
+        )
+        for product_id, quantity in quantities.items()
+    )
+    order.status = Order.Status.FULFILLED
+    order.save(update_fields=["status"])
+    return order
+
+
+@transaction.atomic
+def stock_receive(
+    *,
+    product: Product,
+    quantity: int,
+    reference: str = "",
+    user: AbstractBaseUser | None = None,
+) -> StockRecord:
+    """Add received units to stock (a delivery, e.g. a purchase order)."""
+    if quantity <= 0:
+        raise ValueError(f"Received quantity must be positive, got {quantity}.")
+    return _move_stock(
+        product=product, delta=quantity, reason=StockMovement.Reason.RECEIPT, reference=reference, user=user
+    )
+
+
+@transaction.atomic
+def stock_adjust(
+    *,
+    product: Product,
+    delta: int,
+    reason: StockMovement.Reason | str = StockMovement.Reason.ADJUSTMENT,
+    note: str = "",
+    reference: str = "",
+    user: AbstractBaseUser | None = None,
+) -> StockRecord:
+    """Correct on-hand stock (damage, stocktake, returns to stock). Never below what is reserved."""
+    if delta == 0:
+        raise ValueError("An adjustment must change stock.")
+    if not note and reason == StockMovement.Reason.ADJUSTMENT:
+        raise ValueError("A manual adjustment needs a note saying why.")
+    return _move_stock(product=product, delta=delta, reason=reason, reference=reference, note=note, user=user)
+
+
+def _move_stock(
+    *,
+    product: Product,
+    delta: int,
+    reason: str,
+    reference: str = "",
+    note: str = "",
+    user: AbstractBaseUser | None = None,
+) -> StockRecord:
+    record = _locked_stock([product.pk])[product.pk]
+    if record.on_hand + delta < record.reserved:
+        raise InsufficientStock(product=product, requested=-delta, available=record.available)
+    record.on_hand += delta
+    record.save(update_fields=["on_hand", "updated_at"])
+    StockMovement.objects.create(
+        product=product, quantity=delta, reason=reason, reference=reference, note=note[:255], created_by=user
+    )
+    return record
+
+
+@transaction.atomic
+def stock_set_levels(
+    *, levels: dict[int, int], reason: str = StockMovement.Reason.STOCKTAKE, note: str = ""
+) -> int:
+    """Set on-hand stock for many products at once (stocktake, demo seeding), recording the differences."""
+    stock = _locked_stock(levels)
+    movements = []
+    for product_id, target in levels.items():
+        record = stock[product_id]
+        if target < record.reserved:
+            raise ValueError(
+                f"Product {product_id}: stock {target} would be below the {record.reserved} reserved."
+            )
+        if target != record.on_hand:
+            movements.append(
+                StockMovement(
+                    product_id=product_id, quantity=target - record.on_hand, reason=reason, note=note
+                )
+            )
+            record.on_hand = target
+    StockRecord.objects.bulk_update(stock.values(), ["on_hand", "updated_at"])
+    StockMovement.objects.bulk_create(movements)
+    return len(movements)
+
+
+def order_total(order: Order) -> Decimal:
+    return sum((line.quantity * line.unit_price for line in order.lines.all()), Decimal("0"))
