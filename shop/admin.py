@@ -1,0 +1,252 @@
+"""Staff screens for the catalogue, customers, orders, ratings and stock.
+
+Stock changes from the admin go through ``shop.services`` so the ledger stays whole:
+stock records and ledger rows are read-only here, and adjustments are an action.
+"""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin, messages
+from django.db.models import Count, F, QuerySet, Sum
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from . import services
+from .models import (
+    Cancellation,
+    Category,
+    Customer,
+    Order,
+    OrderLine,
+    Product,
+    Rating,
+    StockMovement,
+    StockRecord,
+)
+
+
+@admin.register(Category)
+class CategoryAdmin(admin.ModelAdmin):
+    list_display = ["name", "product_count"]
+    search_fields = ["name"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
+        return super().get_queryset(request).annotate(product_count=Count("products"))
+
+    @admin.display(ordering="product_count", description="products")
+    def product_count(self, obj: Category) -> int:
+        return obj.product_count
+
+
+class StockStateFilter(admin.SimpleListFilter):
+    title = "stock"
+    parameter_name = "stock"
+
+    def lookups(self, request, model_admin):
+        return [("in", "Available"), ("out", "Out of stock"), ("none", "No stock record")]
+
+    def queryset(self, request, queryset):
+        if self.value() == "in":
+            return queryset.in_stock()
+        if self.value() == "out":
+            return queryset.filter(stock__on_hand__lte=F("stock__reserved"))
+        if self.value() == "none":
+            return queryset.filter(stock__isnull=True)
+        return queryset
+
+
+class StockRecordInline(admin.StackedInline):
+    model = StockRecord
+    can_delete = False
+    readonly_fields = ["on_hand", "reserved", "updated_at"]
+    fields = ["on_hand", "reserved", "updated_at"]
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class StockAdjustmentForm(forms.Form):
+    delta = forms.IntegerField(help_text="Signed change to units on hand, e.g. -3 for three damaged units.")
+    note = forms.CharField(max_length=255, help_text="Why: it is kept in the stock ledger.")
+
+
+@admin.register(Product)
+class ProductAdmin(admin.ModelAdmin):
+    list_display = ["sku", "name", "category", "price", "active", "on_hand", "reserved"]
+    list_filter = ["active", StockStateFilter, "category"]
+    search_fields = ["sku", "name", "description"]
+    list_select_related = ["category", "stock"]
+    list_editable = ["active"]
+    autocomplete_fields = ["category"]
+    inlines = [StockRecordInline]
+    actions = ["adjust_stock"]
+
+    @admin.display(ordering="stock__on_hand")
+    def on_hand(self, obj: Product) -> int | None:
+        return getattr(getattr(obj, "stock", None), "on_hand", None)
+
+    @admin.display(ordering="stock__reserved")
+    def reserved(self, obj: Product) -> int | None:
+        return getattr(getattr(obj, "stock", None), "reserved", None)
+
+    @admin.action(description="Adjust stock of the selected products")
+    def adjust_stock(self, request: HttpRequest, queryset: QuerySet[Product]) -> HttpResponse | None:
+        if "apply" in request.POST:
+            form = StockAdjustmentForm(request.POST)
+            if form.is_valid():
+                done = 0
+                for product in queryset:
+                    try:
+                        services.stock_adjust(
+                            product=product,
+                            delta=form.cleaned_data["delta"],
+                            note=form.cleaned_data["note"],
+                            user=request.user,
+                        )
+                        done += 1
+                    except services.ShopError as exc:
+                        self.message_user(request, str(exc), messages.ERROR)
+                self.message_user(request, f"Adjusted stock of {done} product(s).", messages.SUCCESS)
+                return None
+        else:
+            form = StockAdjustmentForm()
+        return render(
+            request,
+            "admin/shop/adjust_stock.html",
+            {
+                **self.admin_site.each_context(request),
+                "form": form,
+                "products": queryset,
+                "title": "Adjust stock",
+            },
+        )
+
+
+@admin.register(Customer)
+class CustomerAdmin(admin.ModelAdmin):
+    list_display = ["external_id", "country", "user", "order_count", "created_at"]
+    list_filter = ["country"]
+    search_fields = ["external_id", "user__username", "user__email"]
+    raw_id_fields = ["user"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
+        return super().get_queryset(request).select_related("user").annotate(order_count=Count("orders"))
+
+    @admin.display(ordering="order_count", description="orders")
+    def order_count(self, obj: Customer) -> int:
+        return obj.order_count
+
+
+class OrderLineInline(admin.TabularInline):
+    model = OrderLine
+    extra = 0
+    fields = ["line_number", "product", "quantity", "unit_price"]
+    readonly_fields = fields
+    can_delete = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+
+@admin.register(Order)
+class OrderAdmin(admin.ModelAdmin):
+    """Orders are placed through the API or imports; staff cancel or fulfil them with actions."""
+
+    list_display = ["number", "customer", "placed_at", "status", "line_count", "units"]
+    list_filter = ["status", "placed_at", "country"]
+    search_fields = ["number", "customer__external_id"]
+    date_hierarchy = "placed_at"
+    readonly_fields = ["number", "customer", "placed_at", "status", "country"]
+    inlines = [OrderLineInline]
+    actions = ["fulfil_orders", "cancel_orders"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("customer")
+            .annotate(line_count=Count("lines"), units=Sum("lines__quantity"))
+        )
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    @admin.display(ordering="line_count", description="lines")
+    def line_count(self, obj: Order) -> int:
+        return obj.line_count
+
+    @admin.display(ordering="units")
+    def units(self, obj: Order) -> int:
+        return obj.units or 0
+
+    def _apply(self, request: HttpRequest, queryset: QuerySet[Order], service, verb: str) -> None:
+        done = 0
+        for order in queryset:
+            try:
+                service(order=order)
+                done += 1
+            except services.ShopError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        self.message_user(request, f"{verb} {done} order(s).", messages.SUCCESS)
+
+    @admin.action(description="Fulfil selected placed orders (ship the reserved stock)")
+    def fulfil_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._apply(request, queryset, services.order_fulfil, "Fulfilled")
+
+    @admin.action(description="Cancel selected placed orders (release the reservation)")
+    def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._apply(request, queryset, services.order_cancel, "Cancelled")
+
+
+@admin.register(Cancellation)
+class CancellationAdmin(admin.ModelAdmin):
+    list_display = ["reference", "line_number", "kind", "product", "customer", "quantity", "created_at"]
+    list_filter = ["kind", "created_at"]
+    search_fields = ["reference", "product__sku", "customer__external_id"]
+    list_select_related = ["product", "customer"]
+    raw_id_fields = ["order_line", "product", "customer"]
+    date_hierarchy = "created_at"
+
+
+@admin.register(Rating)
+class RatingAdmin(admin.ModelAdmin):
+    list_display = ["customer", "product", "stars", "rated_at"]
+    list_filter = ["stars"]
+    search_fields = ["customer__external_id", "product__sku", "product__name"]
+    list_select_related = ["customer", "product"]
+    raw_id_fields = ["customer", "product"]
+
+
+@admin.register(StockRecord)
+class StockRecordAdmin(admin.ModelAdmin):
+    list_display = ["product", "on_hand", "reserved", "available", "updated_at"]
+    search_fields = ["product__sku", "product__name"]
+    list_select_related = ["product"]
+    readonly_fields = ["product", "on_hand", "reserved", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(StockMovement)
+class StockMovementAdmin(admin.ModelAdmin):
+    """The ledger is append-only: rows come from services, never from hand edits."""
+
+    list_display = ["created_at", "product", "quantity", "reason", "reference", "note", "created_by"]
+    list_filter = ["reason", "created_at"]
+    search_fields = ["product__sku", "reference", "note"]
+    list_select_related = ["product", "created_by"]
+    date_hierarchy = "created_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

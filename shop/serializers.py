@@ -1,0 +1,43 @@
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from .models import Order, OrderLine, Product
+
+
+class ProductSerializer(serializers.ModelSerializer):
+    category = serializers.CharField(source="category.name", default=None, read_only=True)
+    available = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Product
+        fields = ["id", "sku", "name", "description", "category", "price", "active", "available"]
+
+    def get_available(self, product: Product) -> int:
+        stock = getattr(product, "stock", None)
+        return max(stock.available, 0) if stock else 0
+
+
+class OrderLineInputSerializer(serializers.Serializer):
+    product = serializers.PrimaryKeyRelatedField(queryset=Product.objects.all())
+    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+
+
+class OrderPlaceInputSerializer(serializers.Serializer):
+    lines = OrderLineInputSerializer(many=True, allow_empty=False)
+
+
+class OrderLineSerializer(serializers.ModelSerializer):
+    sku = serializers.CharField(source="product.sku")
+
+    class Meta:
+        model = OrderLine
+        fields = ["line_number", "product", "sku", "quantity", "unit_price"]
+
+
+class OrderSerializer(serializers.ModelSerializer):
+    lines = OrderLineSerializer(many=True)
+
+    class Meta:
+        model = Order
+        fields = ["id", "number", "placed_at", "status", "lines"]
