@@ -1,3 +1,13 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path("me/recommendations/", api.MyRecommendationsApi.as_view(), name="my-recommendations"),
+    path(
+        "customers/<int:pk>/recommendations/",
+        api.CustomerRecommendationsApi.as_view(),
+        name="customer-recommendations",
+    ),
+    path("products/<int:pk>/similar/", api.SimilarProductsApi.as_view(), name="product-similar"),
+]

@@ -1,0 +1,359 @@
+"""The hybrid ranker: buy-again, item-kNN (BM25), ALS and popularity blended with tuned weights.
+
+Weights are chosen by Recall@10 on a validation time split inside the training data (the last
+``validation_days`` before ``as_of``, default 90: as long as the protocol's test horizon),
+separately for the two modes, then every component is refitted on all the training data.
+Mode ``all`` may recommend products the customer already bought ("buy again" placements);
+mode ``new`` excludes them ("discover" placements).
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from sklearn.exceptions import NotFittedError
+
+from .interactions import Interactions, build_interactions, time_split
+from .metrics import RankingMetrics, evaluate_rankings, recall_at_k_batch, truth_matrix
+from .rankers import ALSRanker, BuyAgainRanker, ItemKNNRanker, PopularityRanker, Ranker
+from .topk import top_k_indices
+
+MODES = ("all", "new")
+COMPONENTS = ("buy_again", "item_knn", "als", "popularity")
+# The reason shown for an item is the component contributing most to its blended score.
+REASON_KINDS = {
+    "buy_again": "regular",
+    "item_knn": "because",
+    "als": "together",
+    "popularity": "popular",
+    "ratings": "ratings",
+}
+
+ProgressCallback = Callable[[str, int, int], None]
+
+
+def _row_max_normalise(scores: np.ndarray) -> np.ndarray:
+    peak = scores.max(axis=1, keepdims=True)
+    peak[peak <= 0] = 1.0
+    return np.maximum(scores, 0.0) / peak
+
+
+def make_components(random_state: int = 0) -> dict[str, Ranker]:
+    return {
+        "buy_again": BuyAgainRanker(frequency_weight=0.5, repeat_exponent=0.5),
+        "item_knn": ItemKNNRanker(neighbours=100, weighting="bm25"),
+        "als": ALSRanker(
+            factors=64, regularization=0.05, alpha=10.0, iterations=15, random_state=random_state
+        ),
+        "popularity": PopularityRanker(),
+    }
+
+
+def component_scores(components: dict[str, Ranker], rows: np.ndarray) -> dict[str, np.ndarray]:
+    """Each component's scores on a common 0..1 scale, so blend weights are comparable."""
+    out = {}
+    for name, ranker in components.items():
+        raw = ranker.score(rows)
+        # Saturating transform: the third purchase of a product adds less than the first.
+        out[name] = 1.0 - np.exp(-raw) if name == "buy_again" else _row_max_normalise(raw)
+    return out
+
+
+def blend(scores: dict[str, np.ndarray], weights: dict[str, float]) -> np.ndarray:
+    total = None
+    for name, weight in weights.items():
+        if weight and name in scores:
+            total = scores[name] * weight if total is None else total + scores[name] * weight
+    if total is None:
+        total = np.zeros_like(next(iter(scores.values())))
+    return total
+
+
+def exclude_seen(scores: np.ndarray, interactions: Interactions, rows: np.ndarray) -> np.ndarray:
+    seen = interactions.confidence[rows]
+    scores = scores.copy()
+    scores[seen.nonzero()] = -np.inf
+    return scores
+
+
+def rank(scores: np.ndarray, k: int) -> np.ndarray:
+    return top_k_indices(scores, k)
+
+
+def evaluate_scores(
+    scores: np.ndarray, rows: np.ndarray, truth: dict[int, set[int]], n_products: int, k: int = 10
+) -> RankingMetrics:
+    top = rank(scores, k)
+    finite = np.isfinite(np.take_along_axis(scores, top, axis=1))
+    rankings = {int(row): top[i][finite[i]].tolist() for i, row in enumerate(rows)}
+    return evaluate_rankings(rankings, truth, n_products, k)
+
+
+DEFAULT_GRID = {
+    "buy_again": (1.0,),
+    "item_knn": (0.1, 0.2, 0.4),
+    "als": (0.0, 0.2, 0.4),
+    "popularity": (0.1, 0.3, 0.6, 1.0),
+}
+
+
+def tune_weights(
+    scores: dict[str, np.ndarray],
+    interactions: Interactions,
+    rows: np.ndarray,
+    truth_all: dict[int, set[int]],
+    truth_new: dict[int, set[int]],
+    grid: dict[str, tuple[float, ...]] | None = None,
+) -> tuple[dict[str, dict[str, float]], dict[str, float]]:
+    """Grid search of blend weights by Recall@10, per mode; returns the weights and the validation recalls."""
+    grid = grid or DEFAULT_GRID
+    names = list(grid)
+    n_products = interactions.shape[1]
+    best: dict[str, tuple[float, dict[str, float]]] = {mode: (-1.0, {}) for mode in MODES}
+    truth_all_matrix = truth_matrix(truth_all, rows, n_products)
+    new_mask = np.array([int(row) in truth_new for row in rows])
+    new_rows = rows[new_mask]
+    truth_new_matrix = truth_matrix(truth_new, new_rows, n_products)
+    new_scores = {name: s[new_mask] for name, s in scores.items()}
+    seen = interactions.confidence[new_rows].toarray() > 0
+    for combo in itertools.product(*(grid[name] for name in names)):
+        weights = dict(zip(names, combo, strict=True))
+        recall_all = float(np.nanmean(recall_at_k_batch(rank(blend(scores, weights), 10), truth_all_matrix)))
+        if recall_all > best["all"][0]:
+            best["all"] = (recall_all, weights)
+        if weights.get("buy_again", 0) == grid["buy_again"][0] and len(new_rows):
+            # Buy-again scores only seen products, which mode "new" removes: one weight value suffices.
+            new_blend = np.where(seen, -np.inf, blend(new_scores, weights))
+            recall_new = float(np.nanmean(recall_at_k_batch(rank(new_blend, 10), truth_new_matrix)))
+            if recall_new > best["new"][0]:
+                best["new"] = (recall_new, weights)
+    return {mode: best[mode][1] for mode in MODES}, {mode: best[mode][0] for mode in MODES}
+
+
+def validation_metrics(
+    scores: dict[str, np.ndarray], weights: dict[str, dict[str, float]], split, rows: np.ndarray
+) -> dict[str, dict[str, RankingMetrics]]:
+    """Metrics of each component alone (popularity is the baseline) and of the tuned blend, per mode."""
+    n_products = split.train.shape[1]
+    out: dict[str, dict[str, RankingMetrics]] = {}
+    for name in [*scores, "hybrid"]:
+        out[name] = {}
+        for mode, truth in (("all", split.truth_all), ("new", split.truth_new)):
+            blended = blend(scores, weights[mode]) if name == "hybrid" else scores[name]
+            if mode == "new":
+                blended = exclude_seen(blended, split.train, rows)
+            out[name][mode] = evaluate_scores(blended, rows, truth, n_products)
+    return out
+
+
+@dataclass
+class Recommendations:
+    """Top-k per customer row: product column indices, blended scores and reason kind per item."""
+
+    items: np.ndarray
+    scores: np.ndarray
+    reasons: np.ndarray
+    reason_items: np.ndarray
+
+
+class HybridRecommender:
+    """Blend of the purchase rankers; see the module docstring."""
+
+    def __init__(
+        self,
+        validation_days: int = 90,
+        half_life_days: float = 90.0,
+        random_state: int = 0,
+        grid: dict[str, tuple[float, ...]] | None = None,
+    ):
+        self.validation_days = validation_days
+        self.half_life_days = half_life_days
+        self.random_state = random_state
+        self.grid = grid
+
+    def fit(
+        self,
+        purchases: pd.DataFrame,
+        *,
+        products: np.ndarray | None = None,
+        customers: np.ndarray | None = None,
+        as_of: pd.Timestamp | None = None,
+        progress: ProgressCallback | None = None,
+    ) -> HybridRecommender:
+        progress = progress or (lambda stage, done, total: None)
+        placed = pd.to_datetime(purchases.placed_at)
+        as_of = (
+            pd.Timestamp(as_of)
+            if as_of is not None
+            else (placed.max() if len(placed) else pd.Timestamp.now())
+        )
+        products = np.sort(purchases["product"].unique()) if products is None else np.asarray(products)
+        purchases, placed = purchases[placed < as_of], placed[placed < as_of]
+        # Recency (decay, "popular this month", the validation window) counts back from the latest
+        # sale, not from the wall clock: a shop whose data stops early still has a recent past.
+        if len(placed):
+            as_of = min(as_of, placed.max() + pd.Timedelta(seconds=1))
+        self.reference_time_ = as_of
+        validation_cut = as_of - pd.Timedelta(days=self.validation_days)
+        self.weights_ = {
+            mode: {"buy_again": 1.0, "item_knn": 0.2, "als": 0.2, "popularity": 0.6} for mode in MODES
+        }
+        self.validation_recall_ = {mode: float("nan") for mode in MODES}
+        self.validation_metrics_: dict[str, dict[str, RankingMetrics]] = {}
+        earlier = purchases[placed < validation_cut]
+        if len(earlier) and (placed >= validation_cut).any():
+            split = time_split(
+                purchases,
+                validation_cut,
+                products=products,
+                half_life_days=self.half_life_days,
+            )
+            rows = np.array(sorted(split.truth_all), dtype=np.int64)
+            if len(rows):
+                progress("validation fit", 0, len(COMPONENTS))
+                components = self._fit_components(split.train, progress, "validation fit")
+                scores = component_scores(components, rows)
+                progress("weight search", 0, 1)
+                self.weights_, self.validation_recall_ = tune_weights(
+                    scores, split.train, rows, split.truth_all, split.truth_new, self.grid
+                )
+                self.validation_metrics_ = validation_metrics(scores, self.weights_, split, rows)
+                progress("weight search", 1, 1)
+        self.interactions_ = build_interactions(
+            purchases,
+            products=products,
+            customers=customers,
+            as_of=as_of,
+            half_life_days=self.half_life_days,
+        )
+        self.components_ = self._fit_components(self.interactions_, progress, "final fit")
+        return self
+
+    def _fit_components(self, interactions: Interactions, progress: ProgressCallback, stage: str) -> dict:
+        components = make_components(self.random_state)
+        for done, ranker in enumerate(components.values(), start=1):
+            ranker.fit(interactions)
+            progress(stage, done, len(components))
+        return components
+
+    def _check_fitted(self) -> None:
+        if not hasattr(self, "components_"):
+            raise NotFittedError("HybridRecommender is not fitted; call fit() first")
+
+    def score(self, rows: np.ndarray, mode: str = "all") -> np.ndarray:
+        self._check_fitted()
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        scores = blend(component_scores(self.components_, rows), self.weights_[mode])
+        return exclude_seen(scores, self.interactions_, rows) if mode == "new" else scores
+
+    def recommend(
+        self,
+        rows: np.ndarray,
+        k: int,
+        mode: str = "all",
+        *,
+        extra_scores: np.ndarray | None = None,
+        extra_exclude: np.ndarray | None = None,
+    ) -> Recommendations:
+        """Top-k per row with the reason for each item; excluded products (score -inf) come back as -1.
+
+        ``extra_scores`` (already weighted, e.g. predicted stars of customers with ratings) is added
+        to the blend under the reason ``"ratings"``; ``extra_exclude`` marks more products to drop in
+        mode ``new`` (e.g. the ones a customer rated).
+        """
+        self._check_fitted()
+        parts = component_scores(self.components_, rows)
+        weights = dict(self.weights_[mode])
+        if extra_scores is not None:
+            parts["ratings"] = extra_scores
+            weights["ratings"] = 1.0
+        total = blend(parts, weights)
+        if mode == "new":
+            total = exclude_seen(total, self.interactions_, rows)
+            if extra_exclude is not None:
+                total[extra_exclude] = -np.inf
+        items = rank(total, k)
+        scores = np.take_along_axis(total, items, axis=1)
+        names = [name for name in (*COMPONENTS, "ratings") if name in parts]
+        contributions = np.stack(
+            [np.take_along_axis(parts[name], items, axis=1) * weights.get(name, 0.0) for name in names]
+        )
+        reasons = np.array(names, dtype=object)[contributions.argmax(axis=0)]
+        reason_items = self._explaining_items(rows, items)
+        items = np.where(np.isfinite(scores), items, -1)
+        return Recommendations(items=items, scores=scores, reasons=reasons, reason_items=reason_items)
+
+    def _explaining_items(self, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
+        """For each recommended item, the customer's past product most similar to it (-1 if none)."""
+        history = self.interactions_.recency[rows].tocsr()
+        similarity = self.components_["item_knn"].similarity_.T.tocsr()  # similarity[j, i]: j recommended
+        out = np.full(items.shape, -1, dtype=np.int64)
+        for i in range(len(rows)):
+            past = history.indices[history.indptr[i] : history.indptr[i + 1]]
+            if not len(past):
+                continue
+            weights = history.data[history.indptr[i] : history.indptr[i + 1]]
+            block = similarity[items[i]][:, past].toarray() * weights[None, :]
+            best = block.argmax(axis=1)
+            found = block[np.arange(len(best)), best] > 0
+            out[i, found] = past[best[found]]
+        return out
+
+    def similar_products(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each product's top-k co-purchase neighbours (BM25 item-kNN), padded with -1 and score 0."""
+        self._check_fitted()
+        similarity = self.components_["item_knn"].similarity_.tocsr()
+        n = similarity.shape[0]
+        items = np.full((n, k), -1, dtype=np.int64)
+        scores = np.zeros((n, k), dtype=np.float32)
+        for row in range(n):
+            start, stop = similarity.indptr[row], similarity.indptr[row + 1]
+            cols, values = similarity.indices[start:stop], similarity.data[start:stop]
+            keep = (values > 0) & (cols != row)
+            cols, values = cols[keep], values[keep]
+            order = np.argsort(-values, kind="stable")[:k]
+            items[row, : len(order)], scores[row, : len(order)] = cols[order], values[order]
+        return items, scores
+
+
+def evaluate_protocol(
+    purchases: pd.DataFrame,
+    cut: pd.Timestamp,
+    *,
+    products: np.ndarray | None = None,
+    progress: ProgressCallback | None = None,
+    **hybrid_kwargs,
+) -> dict[str, dict[str, RankingMetrics]]:
+    """DESIGN.md protocol: train before ``cut``, test on returning customers' products after it.
+
+    Returns metrics per ranker (each component alone, popularity as the baseline, and the hybrid)
+    and per mode.
+    """
+    products = np.sort(purchases["product"].unique()) if products is None else np.asarray(products)
+    split = time_split(purchases, cut, products=products)
+    hybrid = HybridRecommender(**hybrid_kwargs).fit(
+        purchases[pd.to_datetime(purchases.placed_at) < pd.Timestamp(cut)],
+        products=products,
+        customers=split.train.customers,
+        as_of=pd.Timestamp(cut),
+        progress=progress,
+    )
+    rows = np.array(sorted(split.truth_all), dtype=np.int64)
+    n_products = len(products)
+    parts = component_scores(hybrid.components_, rows)
+    results: dict[str, dict[str, RankingMetrics]] = {}
+    candidates = dict(parts)
+    candidates["hybrid"] = None
+    for name, scores in candidates.items():
+        results[name] = {}
+        for mode, truth in (("all", split.truth_all), ("new", split.truth_new)):
+            blended = hybrid.score(rows, mode) if scores is None else scores
+            if mode == "new" and scores is not None:
+                blended = exclude_seen(blended, hybrid.interactions_, rows)
+            results[name][mode] = evaluate_scores(blended, rows, truth, n_products)
+    return results

@@ -1,0 +1,251 @@
+"""Reads shared by the recommender's services, API, admin and commands.
+
+Serving reads only precomputed lists of the active version, joined in one query so that a reader
+never mixes two versions, then applies live filters (inactive, out of stock, already bought) and
+pads from fallbacks: similar products of what the customer bought, the version's popular products,
+and finally any sellable product by recent sales.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pandas as pd
+from django.conf import settings
+from django.db.models import Count, F, Q
+from django.utils import timezone
+
+from shop.models import Customer, OrderLine, Product, Rating
+
+from .models import CustomerRecommendation, Mode, ModelVersion, PopularProduct, Reason, SimilarProduct
+
+
+@dataclass(frozen=True)
+class RecommendedItem:
+    product: Product
+    score: float
+    reason: str
+    reason_code: str
+    reason_product: Product | None = None
+
+
+def reason_text(code: str, reason_product: Product | None) -> str:
+    name = reason_product.name if reason_product is not None else ""
+    if code == Reason.BECAUSE and name:
+        return f"because you bought {name}"
+    if code == Reason.TOGETHER and name:
+        return f"often bought with {name}"
+    if code == Reason.SIMILAR and name:
+        return f"similar to {name}"
+    if code == Reason.REGULAR:
+        return "you buy this regularly"
+    if code == Reason.RATINGS:
+        return "matches your ratings"
+    return "popular this month"
+
+
+def active_version() -> ModelVersion | None:
+    return ModelVersion.objects.active().first()
+
+
+def purchases_frame(*, as_of: datetime | None = None) -> pd.DataFrame:
+    """Sale lines of known customers, cancelled orders excluded: customer, product, order, placed_at."""
+    lines = OrderLine.objects.filter(order__customer__isnull=False).exclude(order__status="cancelled")
+    if as_of is not None:
+        lines = lines.filter(order__placed_at__lt=as_of)
+    rows = list(lines.values_list("order__customer_id", "product_id", "order_id", "order__placed_at"))
+    frame = pd.DataFrame(rows, columns=["customer", "product", "order", "placed_at"])
+    frame["placed_at"] = pd.to_datetime(frame["placed_at"], utc=True).dt.tz_localize(None)
+    return frame
+
+
+def ratings_frame(*, as_of: datetime | None = None) -> pd.DataFrame:
+    ratings = Rating.objects.all()
+    if as_of is not None:
+        ratings = ratings.filter(rated_at__lt=as_of)
+    rows = list(ratings.values_list("customer_id", "product_id", "stars"))
+    frame = pd.DataFrame(rows, columns=["customer", "product", "stars"])
+    frame["stars"] = frame["stars"].astype(float)
+    return frame
+
+
+def catalogue_frame() -> pd.DataFrame:
+    """Every product with the text used for content similarity (name, description, category)."""
+    rows = list(Product.objects.values_list("id", "name", "description", "category__name"))
+    frame = pd.DataFrame(rows, columns=["product", "name", "description", "category"]).fillna("")
+    frame["text"] = frame["name"] + " " + frame["description"] + " " + frame["category"]
+    return frame
+
+
+def _bought_product_ids(customer: Customer) -> set[int]:
+    return set(
+        OrderLine.objects.filter(order__customer=customer)
+        .exclude(order__status="cancelled")
+        .values_list("product_id", flat=True)
+    )
+
+
+def recommendations_for(
+    *, customer: Customer | None, limit: int = 10, mode: str = Mode.ALL
+) -> list[RecommendedItem]:
+    """The customer's recommendations, never fewer than ``limit`` while enough products are sellable.
+
+    ``customer=None`` (or a customer without a stored list) gets the cold-start list: similar
+    products of anything they bought, then popular products.
+    """
+    if mode not in Mode.values:
+        raise ValueError(f"mode must be one of {Mode.values}")
+    chosen: dict[int, RecommendedItem] = {}
+    excluded = _bought_product_ids(customer) if customer is not None and mode == Mode.NEW else set()
+
+    def take(items) -> bool:
+        for item in items:
+            if item.product.pk not in chosen and item.product.pk not in excluded:
+                chosen[item.product.pk] = item
+                if len(chosen) >= limit:
+                    return True
+        return False
+
+    if customer is not None:
+        stored = (
+            CustomerRecommendation.objects.of_active_version()
+            .sellable()
+            .filter(customer=customer, mode=mode)
+            .select_related("product", "reason_product")
+            .order_by("rank")
+        )
+        if take(
+            RecommendedItem(
+                row.product,
+                row.score,
+                reason_text(row.reason, row.reason_product),
+                row.reason,
+                row.reason_product,
+            )
+            for row in stored
+        ):
+            return list(chosen.values())
+        if take(_similar_to_history(customer, limit * 3)):
+            return list(chosen.values())
+    if take(_popular(limit + len(chosen) + len(excluded))):
+        return list(chosen.values())
+    take(_live_popular(exclude=set(chosen) | excluded, limit=limit - len(chosen)))
+    return list(chosen.values())
+
+
+def _similar_to_history(customer: Customer, limit: int):
+    recent = list(
+        OrderLine.objects.filter(order__customer=customer)
+        .exclude(order__status="cancelled")
+        .order_by("-order__placed_at")
+        .values_list("product_id", flat=True)[:20]
+    )
+    if not recent:
+        return []
+    rows = (
+        SimilarProduct.objects.of_active_version()
+        .sellable()
+        .filter(product_id__in=recent)
+        .select_related("similar", "product")
+        .order_by("rank", "-score")[:limit]
+    )
+    return [
+        RecommendedItem(
+            row.similar, row.score, reason_text(Reason.TOGETHER, row.product), Reason.TOGETHER, row.product
+        )
+        for row in rows
+    ]
+
+
+def _popular(limit: int):
+    rows = (
+        PopularProduct.objects.filter(version__is_active=True)
+        .filter(product__active=True, product__stock__on_hand__gt=F("product__stock__reserved"))
+        .select_related("product")
+        .order_by("rank")[:limit]
+    )
+    return [
+        RecommendedItem(row.product, row.score, reason_text(Reason.POPULAR, None), Reason.POPULAR)
+        for row in rows
+    ]
+
+
+def _live_popular(*, exclude: set[int], limit: int):
+    """Sellable products by order lines in the last 30 days: the fallback when no version exists."""
+    if limit <= 0:
+        return []
+    since = timezone.now() - timedelta(days=30)
+    products = (
+        Product.objects.sellable()
+        .exclude(pk__in=exclude)
+        .annotate(recent_sales=Count("order_lines", filter=Q(order_lines__order__placed_at__gte=since)))
+        .order_by("-recent_sales", "pk")[:limit]
+    )
+    return [
+        RecommendedItem(p, float(p.recent_sales), reason_text(Reason.POPULAR, None), Reason.POPULAR)
+        for p in products
+    ]
+
+
+def similar_products_for(*, product: Product, limit: int = 10) -> list[RecommendedItem]:
+    """A product's similar sellable products from the active version, padded with popular products."""
+    rows = (
+        SimilarProduct.objects.of_active_version()
+        .sellable()
+        .filter(product=product)
+        .select_related("similar")
+        .order_by("rank")[:limit]
+    )
+    items = [
+        RecommendedItem(row.similar, row.score, reason_text(row.reason, product), row.reason, product)
+        for row in rows
+    ]
+    if len(items) < limit:
+        have = {item.product.pk for item in items} | {product.pk}
+        for item in _popular(limit * 2 + 1) + _live_popular(exclude=have, limit=limit):
+            if item.product.pk not in have:
+                items.append(item)
+                have.add(item.product.pk)
+            if len(items) >= limit:
+                break
+    return items
+
+
+def version_lists(*, version: ModelVersion, mode: str, limit: int):
+    """Stored top ``limit`` per customer of one version, for exports (no live filters)."""
+    rows = (
+        CustomerRecommendation.objects.filter(version=version, mode=mode, rank__lte=limit)
+        .order_by("customer__external_id", "rank")
+        .values_list(
+            "customer__external_id", "product__sku", "rank", "score", "reason", "reason_product__name"
+        )
+    )
+    for customer, sku, rank, score, code, because in rows.iterator(chunk_size=5000):
+        named = Product(name=because) if because else None
+        yield customer, sku, rank, score, reason_text(code, named)
+
+
+_rating_models: dict[tuple[int, str], object] = {}
+
+
+def predict_rating(*, customer: Customer, product: Product):
+    """Predicted stars from the active version's rating model (sha256-checked factors).
+
+    An unknown customer or product, or no rating model at all, gets the global mean (3.0 without
+    a model) with ``impossible=True``: a default, not an error.
+    """
+    from .engine.artifacts import load_arrays
+    from .engine.ratings import RatingModel, RatingPrediction
+
+    version = active_version()
+    artifact = version.artifacts.filter(name="rating_factors").first() if version is not None else None
+    if artifact is None:
+        return RatingPrediction(3.0, True)
+    key = (artifact.pk, artifact.sha256)
+    if key not in _rating_models:
+        arrays = load_arrays(Path(settings.ARTIFACTS_DIR) / artifact.path, artifact.sha256)
+        _rating_models.clear()  # keep one model in memory: the active one
+        _rating_models[key] = RatingModel.from_arrays(arrays)
+    return _rating_models[key].predict(str(customer.pk), str(product.pk))

@@ -1,0 +1,462 @@
+"""Every write of the recommender: training a version, activating it, rolling back, pruning.
+
+``recommender_train`` loads purchases and ratings through the selectors, fits the engine, stores
+the version's metrics and artifacts, writes its lists in bulk and activates it. The Celery task
+(``recommender.tasks``, owned elsewhere) wraps it; keep its signature.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
+
+from . import selectors
+from .engine.artifacts import load_arrays, save_arrays, sparse_to_arrays
+from .engine.hybrid import REASON_KINDS, HybridRecommender
+from .engine.rankers import ContentSimilarity
+from .engine.ratings import RatingModel, search_svd
+from .engine.topk import top_k_indices
+from .models import (
+    CustomerRecommendation,
+    Mode,
+    ModelArtifact,
+    ModelVersion,
+    PopularProduct,
+    Reason,
+    SimilarProduct,
+)
+
+logger = logging.getLogger(__name__)
+
+Progress = Callable[[str, int, int], None]
+CHUNK_ROWS = 512
+BULK_BATCH = 5000
+# Weight of predicted stars in the blend for customers with ratings (stars scaled to 0..1).
+RATING_WEIGHT = 1.0
+MIN_RATINGS_FOR_SEARCH = 100
+
+
+class RecommenderError(Exception):
+    """A request the recommender cannot honour (e.g. activating a failed version)."""
+
+
+def _no_progress(stage: str, done: int, total: int) -> None:
+    return None
+
+
+def _setting(name: str, default):
+    return settings.RECOMMENDER.get(name, default)
+
+
+def recommender_train(
+    *,
+    run_key: str | None = None,
+    as_of: datetime | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+    activate: bool = True,
+) -> ModelVersion:
+    """Trains, evaluates, precomputes and (by default) activates a new model version.
+
+    With ``run_key``, a redelivered run reuses its version: one left in training or failed is
+    cleared and trained again; one that is ready or active is returned untouched. On any error the
+    version is marked failed, the active version stays active, and the exception propagates.
+    """
+    progress = progress or _no_progress
+    as_of = as_of or timezone.now()
+    version = _version_for_run(run_key=run_key, as_of=as_of)
+    if version.status in (ModelVersion.Status.READY, ModelVersion.Status.ACTIVE):
+        return version
+    try:
+        _train(version=version, progress=progress)
+    except BaseException as exc:
+        _mark_failed(version=version, error=exc)
+        raise
+    if activate:
+        progress("activate", 0, 1)
+        version = model_version_activate(version=version)
+        model_versions_prune(keep=_setting("KEEP_VERSIONS", 3))
+        progress("activate", 1, 1)
+    return version
+
+
+def _version_for_run(*, run_key: str | None, as_of: datetime) -> ModelVersion:
+    if run_key is None:
+        version = ModelVersion(as_of=as_of)
+        version.full_clean()
+        version.save()
+        return version
+    for _ in range(2):
+        try:
+            with transaction.atomic():
+                version = ModelVersion.objects.select_for_update().filter(run_key=run_key).first()
+                if version is None:
+                    version = ModelVersion(as_of=as_of, run_key=run_key)
+                    version.full_clean()
+                    version.save()
+                    return version
+                if version.status in (ModelVersion.Status.READY, ModelVersion.Status.ACTIVE):
+                    return version
+                _clear_version(version)
+                version.status, version.error, version.as_of = ModelVersion.Status.TRAINING, "", as_of
+                version.metrics, version.rating_metrics, version.counts = {}, {}, {}
+                version.full_clean()
+                version.save()
+                return version
+        except IntegrityError:
+            # Another delivery created the row between our read and insert: read it again.
+            continue
+    raise RecommenderError(f"could not claim a version for run {run_key!r}")
+
+
+def _clear_version(version: ModelVersion) -> None:
+    CustomerRecommendation.objects.filter(version=version).delete()
+    SimilarProduct.objects.filter(version=version).delete()
+    PopularProduct.objects.filter(version=version).delete()
+    for artifact in version.artifacts.all():
+        (Path(settings.ARTIFACTS_DIR) / artifact.path).unlink(missing_ok=True)
+    version.artifacts.all().delete()
+
+
+def _mark_failed(*, version: ModelVersion, error: BaseException) -> None:
+    logger.exception("recommender training of %s failed", version)
+    with transaction.atomic():
+        _clear_version(version)
+        ModelVersion.objects.filter(pk=version.pk).update(
+            status=ModelVersion.Status.FAILED,
+            is_active=False,
+            finished_at=timezone.now(),
+            error="".join(traceback.format_exception_only(type(error), error)).strip()[:4000],
+        )
+    version.refresh_from_db()
+
+
+def _naive_utc(moment: datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(moment)
+    return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
+
+
+def _train(*, version: ModelVersion, progress: Progress) -> None:
+    progress("load data", 0, 1)
+    purchases = selectors.purchases_frame(as_of=version.as_of)
+    ratings = selectors.ratings_frame(as_of=version.as_of)
+    catalogue = selectors.catalogue_frame().sort_values("product").reset_index(drop=True)
+    products = catalogue["product"].to_numpy()
+    customers = np.union1d(purchases["customer"].unique(), ratings["customer"].unique()).astype(np.int64)
+    progress("load data", 1, 1)
+
+    hybrid_params = {"validation_days": _setting("VALIDATION_DAYS", 90), "half_life_days": 90.0}
+    hybrid = HybridRecommender(**hybrid_params).fit(
+        purchases, products=products, customers=customers, as_of=_naive_utc(version.as_of), progress=progress
+    )
+    rating_model, rating_metrics, rating_params = _fit_ratings(ratings, progress)
+
+    version.params = {"hybrid": hybrid_params, "weights": hybrid.weights_, "ratings": rating_params}
+    version.metrics = {
+        name: {mode: metrics.as_dict() for mode, metrics in by_mode.items()}
+        for name, by_mode in hybrid.validation_metrics_.items()
+    }
+    version.rating_metrics = rating_metrics
+    if len(purchases):
+        version.data_start = purchases["placed_at"].min().tz_localize("UTC").to_pydatetime()
+        version.data_end = purchases["placed_at"].max().tz_localize("UTC").to_pydatetime()
+
+    content = ContentSimilarity().fit(catalogue["text"].tolist())
+    with transaction.atomic():
+        n_lists = _write_customer_lists(version, hybrid, rating_model, ratings, progress)
+        n_similar = _write_similar_products(version, hybrid, content, progress)
+        n_popular = _write_popular(version, hybrid, ratings)
+        _write_artifacts(version, hybrid, rating_model)
+        version.counts = {
+            "customers": len(customers),
+            "products": len(products),
+            "purchase_lines": len(purchases),
+            "ratings": len(ratings),
+            "customer_list_rows": n_lists,
+            "similar_rows": n_similar,
+            "popular_rows": n_popular,
+        }
+        version.status = ModelVersion.Status.READY
+        version.finished_at = timezone.now()
+        version.full_clean()
+        version.save()
+
+
+def _fit_ratings(ratings: pd.DataFrame, progress: Progress) -> tuple[RatingModel | None, dict, dict]:
+    if ratings.empty:
+        return None, {}, {}
+    progress("ratings", 0, 2)
+    search = settings.RECOMMENDER["SVD_SEARCH"]
+    params: dict = {}
+    metrics: dict = {}
+    if len(ratings) >= MIN_RATINGS_FOR_SEARCH:
+        params, metrics = search_svd(
+            ratings,
+            param_distributions=search["param_distributions"],
+            n_iter=search["n_iter"],
+            cv=search["cv"],
+        )
+    progress("ratings", 1, 2)
+    model = RatingModel(**params).fit(ratings)
+    progress("ratings", 2, 2)
+    return model, metrics, params
+
+
+def _rating_scores(
+    model: RatingModel, ratings: pd.DataFrame, customers: np.ndarray, products: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Predicted stars scaled to 0..1 (zero for customers without ratings) and the rated-product mask."""
+    scores = np.zeros((len(customers), len(products)), dtype=np.float32)
+    rated = np.zeros_like(scores, dtype=bool)
+    model_rows = pd.Index(model.customers_).get_indexer(customers.astype(str))
+    model_cols = pd.Index(model.products_).get_indexer(products.astype(str))
+    has_row, has_col = model_rows >= 0, model_cols >= 0
+    if has_row.any() and has_col.any():
+        stars = model.predict_matrix(model_rows[has_row], model_cols[has_col], clip=False)
+        block = ((stars - 0.5) / 4.5 * RATING_WEIGHT).astype(np.float32)
+        scores[np.ix_(np.flatnonzero(has_row), np.flatnonzero(has_col))] = block
+    rows = pd.Index(customers).get_indexer(ratings["customer"])
+    cols = pd.Index(products).get_indexer(ratings["product"])
+    keep = (rows >= 0) & (cols >= 0)
+    rated[rows[keep], cols[keep]] = True
+    return scores, rated
+
+
+def _bulk_insert(model, fields: list[str], rows: list[tuple]) -> int:
+    """Inserts plain tuples: PostgreSQL ``COPY`` when available (an order of magnitude faster than
+    INSERT for the hundreds of thousands of list rows), ``bulk_create`` elsewhere."""
+    if not rows:
+        return 0
+    if connection.vendor == "postgresql":
+        columns = [model._meta.get_field(name).column for name in fields]
+        quoted = ", ".join(connection.ops.quote_name(column) for column in columns)
+        with connection.cursor() as cursor:
+            sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({quoted}) FROM STDIN"
+            with cursor.cursor.copy(sql) as copy:
+                for row in rows:
+                    copy.write_row(row)
+    else:
+        attnames = [model._meta.get_field(name).attname for name in fields]
+        model.objects.bulk_create(
+            [model(**dict(zip(attnames, row, strict=True))) for row in rows], batch_size=BULK_BATCH
+        )
+    return len(rows)
+
+
+CUSTOMER_LIST_FIELDS = ["version", "customer", "mode", "rank", "product", "score", "reason", "reason_product"]
+_REASON_BY_COMPONENT = {name: str(kind) for name, kind in REASON_KINDS.items()}
+
+
+def _customer_list_rows(
+    version_id: int, customer_ids: np.ndarray, product_ids: np.ndarray, mode: str, recs
+) -> list[tuple]:
+    """Vectorised flattening of one chunk's top lists into row tuples (rank counts kept items only)."""
+    kept = recs.items >= 0
+    ranks = np.cumsum(kept, axis=1)
+    reasons = np.vectorize(_REASON_BY_COMPONENT.get, otypes=[object])(recs.reasons)
+    explained = np.isin(reasons, [Reason.BECAUSE, Reason.TOGETHER])
+    # A co-purchase reason needs a product to name; without one, popularity explains the item.
+    reasons = np.where(explained & (recs.reason_items < 0), str(Reason.POPULAR), reasons)
+    named = explained & (recs.reason_items >= 0)
+    reason_products = np.where(named, product_ids[np.maximum(recs.reason_items, 0)], 0)
+    customers = np.broadcast_to(customer_ids[:, None], recs.items.shape)
+    products = product_ids[np.maximum(recs.items, 0)]
+    return [
+        (version_id, int(c), mode, int(r), int(p), float(sc), str(re), int(rp) if n else None)
+        for c, r, p, sc, re, rp, n in zip(
+            customers[kept],
+            ranks[kept],
+            products[kept],
+            recs.scores[kept],
+            reasons[kept],
+            reason_products[kept],
+            named[kept],
+            strict=True,
+        )
+    ]
+
+
+def _write_customer_lists(
+    version: ModelVersion,
+    hybrid: HybridRecommender,
+    rating_model: RatingModel | None,
+    ratings: pd.DataFrame,
+    progress: Progress,
+) -> int:
+    customers, products = hybrid.interactions_.customers, hybrid.interactions_.products
+    top_n = _setting("TOP_N", 50)
+    total = len(customers)
+    written = 0
+    progress("customer lists", 0, total)
+    for start in range(0, total, CHUNK_ROWS):
+        rows = np.arange(start, min(start + CHUNK_ROWS, total))
+        extra = exclude = None
+        if rating_model is not None:
+            extra, exclude = _rating_scores(rating_model, ratings, customers[rows], products)
+        batch: list[tuple] = []
+        for mode in Mode.values:
+            recs = hybrid.recommend(rows, top_n, mode, extra_scores=extra, extra_exclude=exclude)
+            batch.extend(_customer_list_rows(version.pk, customers[rows], products, mode, recs))
+        written += _bulk_insert(CustomerRecommendation, CUSTOMER_LIST_FIELDS, batch)
+        progress("customer lists", int(rows[-1]) + 1, total)
+    return written
+
+
+def _write_similar_products(
+    version: ModelVersion, hybrid: HybridRecommender, content: ContentSimilarity, progress: Progress
+) -> int:
+    """Co-purchase neighbours first; content (TF-IDF) neighbours fill the rest, e.g. for unsold products."""
+    products = hybrid.interactions_.products
+    k = _setting("SIMILAR_N", 20)
+    knn_items, knn_scores = hybrid.similar_products(k)
+    total = len(products)
+    written = 0
+    progress("similar products", 0, total)
+    for start in range(0, total, CHUNK_ROWS):
+        rows = np.arange(start, min(start + CHUNK_ROWS, total))
+        sim = content.similarity(rows)
+        sim[np.arange(len(rows)), rows] = -np.inf
+        content_items = top_k_indices(sim, 2 * k)
+        batch = []
+        for i, row in enumerate(rows.tolist()):
+            chosen: list[tuple[int, float, str]] = [
+                (int(col), float(score), Reason.TOGETHER)
+                for col, score in zip(knn_items[row], knn_scores[row], strict=True)
+                if col >= 0
+            ]
+            have = {col for col, _, _ in chosen}
+            for col in content_items[i].tolist():
+                if len(chosen) >= k:
+                    break
+                if col not in have and sim[i, col] > 0:
+                    chosen.append((col, float(sim[i, col]), Reason.SIMILAR))
+                    have.add(col)
+            batch.extend(
+                (version.pk, int(products[row]), rank, int(products[col]), score, str(reason))
+                for rank, (col, score, reason) in enumerate(chosen[:k], start=1)
+            )
+        written += _bulk_insert(
+            SimilarProduct, ["version", "product", "rank", "similar", "score", "reason"], batch
+        )
+        progress("similar products", int(rows[-1]) + 1, total)
+    return written
+
+
+def _write_popular(
+    version: ModelVersion, hybrid: HybridRecommender, ratings: pd.DataFrame, limit: int = 500
+) -> int:
+    """Popular by recent sales; a shop with ratings but no sales yet ranks by the number of good ratings."""
+    products = hybrid.interactions_.products
+    scores = hybrid.components_["popularity"].scores_
+    if not scores.any() and not ratings.empty:
+        liked = ratings[ratings["stars"] >= 4.0]
+        cols = pd.Index(products).get_indexer(liked["product"])
+        counts = np.bincount(cols[cols >= 0], minlength=len(products)).astype(np.float32)
+        scores = counts / max(counts.max(), 1.0)
+    order = top_k_indices(scores[None, :], min(limit, len(products)))[0]
+    rows = [
+        PopularProduct(version=version, rank=rank, product_id=int(products[col]), score=float(scores[col]))
+        for rank, col in enumerate(order.tolist(), start=1)
+        if scores[col] > 0
+    ]
+    PopularProduct.objects.bulk_create(rows, batch_size=BULK_BATCH)
+    return len(rows)
+
+
+def _artifact(version: ModelVersion, name: str, arrays: dict[str, np.ndarray]) -> ModelArtifact:
+    relative = f"version-{version.pk}/{name}.npz"
+    path = Path(settings.ARTIFACTS_DIR) / relative
+    sha = save_arrays(path, arrays)
+    artifact = ModelArtifact(version=version, name=name, path=relative, sha256=sha, size=path.stat().st_size)
+    artifact.full_clean()
+    return artifact
+
+
+def _write_artifacts(
+    version: ModelVersion, hybrid: HybridRecommender, rating_model: RatingModel | None
+) -> None:
+    ids = {"customers": hybrid.interactions_.customers, "products": hybrid.interactions_.products}
+    artifacts = [
+        _artifact(
+            version,
+            "item_similarity",
+            {**ids, **sparse_to_arrays("similarity", hybrid.components_["item_knn"].similarity_)},
+        ),
+        _artifact(
+            version,
+            "als_factors",
+            {
+                **ids,
+                "user_factors": hybrid.components_["als"].user_factors_,
+                "item_factors": hybrid.components_["als"].item_factors_,
+            },
+        ),
+        _artifact(version, "blend_weights", {"weights_json": np.array(json.dumps(hybrid.weights_))}),
+    ]
+    if rating_model is not None:
+        artifacts.append(_artifact(version, "rating_factors", rating_model.to_arrays()))
+    ModelArtifact.objects.bulk_create(artifacts)
+
+
+def artifact_arrays(*, version: ModelVersion, name: str) -> dict[str, np.ndarray]:
+    """Loads a version's artifact, refusing it (ArtifactIntegrityError) when its sha256 differs."""
+    artifact = version.artifacts.get(name=name)
+    return load_arrays(Path(settings.ARTIFACTS_DIR) / artifact.path, artifact.sha256)
+
+
+@transaction.atomic
+def model_version_activate(*, version: ModelVersion) -> ModelVersion:
+    """Makes ``version`` the one served, in one transaction: readers see the old lists or the new ones."""
+    # Lock every servable version in primary-key order so two activations serialise.
+    locked = {v.pk: v for v in ModelVersion.objects.select_for_update().servable().order_by("pk")}
+    target = locked.get(version.pk)
+    if target is None:
+        raise RecommenderError(f"{version} is not ready; only ready versions can be activated")
+    if target.status == ModelVersion.Status.ACTIVE:
+        return target
+    for current in locked.values():
+        if current.is_active:
+            current.is_active, current.status = False, ModelVersion.Status.READY
+            current.save(update_fields=["is_active", "status"])
+    target.is_active, target.status, target.activated_at = True, ModelVersion.Status.ACTIVE, timezone.now()
+    target.full_clean()
+    target.save(update_fields=["is_active", "status", "activated_at"])
+    return target
+
+
+@transaction.atomic
+def model_version_rollback() -> ModelVersion:
+    """Re-activates the ready version that was active most recently before the current one."""
+    current = ModelVersion.objects.active().first()
+    previous = (
+        ModelVersion.objects.filter(status=ModelVersion.Status.READY, activated_at__isnull=False)
+        .exclude(pk=getattr(current, "pk", None))
+        .order_by("-activated_at")
+        .first()
+    )
+    if previous is None:
+        raise RecommenderError("no previously active version to roll back to")
+    return model_version_activate(version=previous)
+
+
+def model_versions_prune(*, keep: int = 3) -> int:
+    """Deletes versions (with their lists and artifacts) beyond the newest ``keep``; never the active one."""
+    stale = list(
+        ModelVersion.objects.exclude(is_active=True)
+        .exclude(status=ModelVersion.Status.TRAINING)
+        .order_by("-created_at", "-id")[keep:]
+    )
+    for version in stale:
+        with transaction.atomic():
+            _clear_version(version)
+            version.delete()
+    return len(stale)
