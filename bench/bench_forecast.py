@@ -1,0 +1,99 @@
+"""Forecast accuracy and cost on the shared transaction file (DESIGN.md, daily demand protocol).
+
+    .venv/bin/python bench/bench_forecast.py $DATA \
+        --as-of 2011-09-03 --top 200 [--all --workers 2]
+
+($DATA is ../shared/datasets/online-retail/online_retail_2010-12_2011-09.parquet.)
+Prints the median MASE and median APE of the 28-day total over the top products (most units before
+the as-of date), the chosen methods, and with ``--all`` the wall time to forecast every product.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from inventory.forecasting.demand import daily_demand  # noqa: E402
+from inventory.forecasting.selection import forecast_frame  # noqa: E402
+
+PRODUCT_CODE = r"^\d{5}[A-Za-z]{0,2}$"
+
+
+def load_events(path: str) -> pd.DataFrame:
+    """Sale and cancellation lines of real products, as the importer keeps them."""
+    frame = pd.read_parquet(path) if path.endswith(".parquet") else pd.read_csv(path)
+    frame = frame[(frame.UnitPrice > 0) & frame.StockCode.astype(str).str.match(PRODUCT_CODE)]
+    cancelled = frame.InvoiceNo.astype(str).str.startswith("C")
+    frame = frame[cancelled | (frame.Quantity > 0)]
+    return pd.DataFrame(
+        {
+            "product": frame.StockCode.astype(str).str.strip().str.upper(),
+            "day": pd.to_datetime(frame.InvoiceDate).dt.normalize(),
+            "quantity": frame.Quantity.astype(float),
+        }
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("path")
+    parser.add_argument("--as-of", default="2011-09-03")
+    parser.add_argument("--top", type=int, default=200)
+    parser.add_argument("--horizon", type=int, default=28)
+    parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--expensive-min-daily", type=float, default=5.0, help="Statsmodels above this")
+    parser.add_argument("--premium-min-daily", type=float, default=None, help="ETS and ARIMA above this")
+    parser.add_argument("--all", action="store_true", help="Also time forecasts for every product")
+    args = parser.parse_args()
+
+    as_of = pd.Timestamp(args.as_of)
+    events = load_events(args.path)
+    matrix = daily_demand(events, start=events.day.min(), end=as_of + pd.Timedelta(days=args.horizon - 1))
+    train, test = matrix.loc[:, matrix.columns < as_of], matrix.loc[:, matrix.columns >= as_of]
+    sales = events[events.day < as_of]
+    sales = sales[sales.quantity > 0].groupby("product").quantity.sum()
+    top = list(sales.sort_values(ascending=False).index[: args.top])
+
+    started = time.perf_counter()
+    params = {
+        "horizon": args.horizon,
+        "expensive_min_daily": args.expensive_min_daily,
+        "premium_min_daily": args.premium_min_daily,
+    }
+    results = forecast_frame(train.loc[top], workers=args.workers, **params)
+    elapsed = time.perf_counter() - started
+    forecasts = np.vstack([results[p].values for p in top])
+    actual = test.loc[top].to_numpy()
+    scale = np.abs(np.diff(train.loc[top].to_numpy(), axis=1)).mean(axis=1)
+    scale[scale == 0] = 1
+    mase = np.abs(forecasts - actual).mean(axis=1) / scale
+    ape = np.abs(forecasts.sum(axis=1) - actual.sum(axis=1)) / np.maximum(actual.sum(axis=1), 1)
+    print(
+        f"top {len(top)} as of {args.as_of}: median MASE {np.median(mase):.3f}, "
+        f"median APE of {args.horizon}-day total {np.median(ape):.3f}, "
+        f"{1000 * elapsed / len(top):.1f} ms per product ({args.workers} workers)"
+    )
+    print("methods:", dict(Counter(results[p].method for p in top).most_common()))
+    print("fallbacks:", sum(bool(results[p].fallback_reason) for p in top))
+
+    if args.all:
+        sold = train.index[(train.to_numpy() > 0).any(axis=1)]
+        started = time.perf_counter()
+        everything = forecast_frame(train.loc[sold], workers=args.workers, **params)
+        elapsed = time.perf_counter() - started
+        print(
+            f"all {len(everything)} products: {elapsed:.1f} s with {args.workers} workers; "
+            f"classes {dict(Counter(r.kind for r in everything.values()).most_common())}"
+        )
+
+
+if __name__ == "__main__":
+    main()

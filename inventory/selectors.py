@@ -1,0 +1,175 @@
+"""Reads shared by inventory services, commands and admin."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import pandas as pd
+from django.conf import settings
+from django.db.models import Sum
+from django.db.models.functions import TruncDate
+
+from shop.models import Cancellation, Order, OrderLine, Product, StockRecord
+
+from .forecasting.demand import daily_demand
+from .models import CategoryServiceLevel, ForecastRun, ProductForecast, ProductSupply, PurchaseOrderLine
+from .policy import SupplyTerms
+
+
+def _start_of(day: date) -> datetime:
+    return datetime.combine(day, time.min, tzinfo=UTC)
+
+
+def demand_events(*, before: date, product_ids: list[int] | None = None) -> pd.DataFrame:
+    """Units sold (positive) and cancelled or returned (negative) per product and UTC day, before ``before``.
+
+    Orders cancelled as a whole (status cancelled) never became demand and are left out.
+    """
+    cutoff = _start_of(before)
+    lines = OrderLine.objects.filter(order__placed_at__lt=cutoff).exclude(
+        order__status=Order.Status.CANCELLED
+    )
+    cancellations = Cancellation.objects.filter(created_at__lt=cutoff)
+    if product_ids is not None:
+        lines = lines.filter(product_id__in=product_ids)
+        cancellations = cancellations.filter(product_id__in=product_ids)
+    sold = (
+        lines.annotate(day=TruncDate("order__placed_at", tzinfo=UTC))
+        .values("product_id", "day")
+        .annotate(quantity=Sum("quantity"))
+        .values_list("product_id", "day", "quantity")
+    )
+    taken_back = (
+        cancellations.annotate(day=TruncDate("created_at", tzinfo=UTC))
+        .values("product_id", "day")
+        .annotate(quantity=Sum("quantity"))
+        .values_list("product_id", "day", "quantity")
+    )
+    rows = [(p, d, q) for p, d, q in sold] + [(p, d, -q) for p, d, q in taken_back]
+    frame = pd.DataFrame(rows, columns=["product", "day", "quantity"])
+    frame["day"] = pd.to_datetime(frame["day"])
+    frame["quantity"] = frame["quantity"].astype(float)
+    return frame
+
+
+def demand_matrix(*, before: date, product_ids: list[int] | None = None) -> pd.DataFrame:
+    """Products x days of net units (floored at zero) from the first recorded day to before ``before``."""
+    events = demand_events(before=before, product_ids=product_ids)
+    end = pd.Timestamp(before - timedelta(days=1))
+    start = events["day"].min() if not events.empty else end
+    return daily_demand(events, start=start, end=end)
+
+
+def products_with_sales(*, before: date) -> list[int]:
+    """Ids of products sold at least once before ``before``, in id order."""
+    return sorted(
+        OrderLine.objects.filter(order__placed_at__lt=_start_of(before))
+        .exclude(order__status=Order.Status.CANCELLED)
+        .order_by()  # the default ordering would make DISTINCT per line
+        .values_list("product_id", flat=True)
+        .distinct()
+    )
+
+
+def top_products_by_units(*, before: date, limit: int) -> list[int]:
+    """The ``limit`` products with most units sold before ``before``, most first (the replay's sample)."""
+    return list(
+        OrderLine.objects.filter(order__placed_at__lt=_start_of(before))
+        .exclude(order__status=Order.Status.CANCELLED)
+        .values("product_id")
+        .annotate(units=Sum("quantity"))
+        .order_by("-units", "product_id")
+        .values_list("product_id", flat=True)[:limit]
+    )
+
+
+def latest_demand_day() -> date | None:
+    placed = Order.objects.order_by("-placed_at").values_list("placed_at", flat=True).first()
+    return placed.astimezone(UTC).date() if placed else None
+
+
+@dataclass(frozen=True)
+class ProductPolicyInputs:
+    terms: SupplyTerms
+    service_level: float
+    supplier_id: int | None
+    on_hand: int
+    reserved: int
+    on_order: int
+
+
+def service_levels_for(*, product_ids: list[int]) -> dict[int, float]:
+    """Each product's service level: its own override, else its category's, else the global default."""
+    default = float(settings.INVENTORY["DEFAULT_SERVICE_LEVEL"])
+    own = dict(
+        ProductSupply.objects.filter(product_id__in=product_ids, service_level__isnull=False).values_list(
+            "product_id", "service_level"
+        )
+    )
+    by_category = dict(CategoryServiceLevel.objects.values_list("category_id", "service_level"))
+    categories = dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "category_id"))
+    return {pid: own.get(pid, by_category.get(categories.get(pid), default)) for pid in product_ids}
+
+
+def lead_times_for(*, product_ids: list[int]) -> dict[int, int]:
+    """Each product's lead time: its own override, else its supplier's, else the global default."""
+    default = int(settings.INVENTORY["DEFAULT_LEAD_TIME_DAYS"])
+    supply = ProductSupply.objects.filter(product_id__in=product_ids).values_list(
+        "product_id", "lead_time_days", "supplier__lead_time_days"
+    )
+    found = {pid: own or supplier or default for pid, own, supplier in supply}
+    return {pid: found.get(pid, default) for pid in product_ids}
+
+
+def policy_inputs_for(*, product_ids: list[int]) -> dict[int, ProductPolicyInputs]:
+    """Supply terms, service level and stock position of each product, in a handful of queries."""
+    levels = service_levels_for(product_ids=product_ids)
+    lead_times = lead_times_for(product_ids=product_ids)
+    supply = {s.product_id: s for s in ProductSupply.objects.filter(product_id__in=product_ids)}
+    stock = {
+        pid: (on_hand, reserved)
+        for pid, on_hand, reserved in StockRecord.objects.filter(product_id__in=product_ids).values_list(
+            "product_id", "on_hand", "reserved"
+        )
+    }
+    on_order = PurchaseOrderLine.objects.filter(product_id__in=product_ids).on_order_by_product()
+    inputs = {}
+    for pid in product_ids:
+        terms = supply.get(pid)
+        on_hand, reserved = stock.get(pid, (0, 0))
+        inputs[pid] = ProductPolicyInputs(
+            terms=SupplyTerms(
+                lead_time_days=lead_times[pid],
+                unit_cost=float(terms.unit_cost) if terms else 0.0,
+                minimum_order=terms.minimum_order if terms else 1,
+                pack_size=terms.pack_size if terms else 1,
+            ),
+            service_level=levels[pid],
+            supplier_id=terms.supplier_id if terms else None,
+            on_hand=on_hand,
+            reserved=reserved,
+            on_order=on_order.get(pid, 0),
+        )
+    return inputs
+
+
+def inventory_position_of(*, product: Product) -> int:
+    """On hand + on order (open purchase orders) - reserved."""
+    inputs = policy_inputs_for(product_ids=[product.pk])[product.pk]
+    return inputs.on_hand + inputs.on_order - inputs.reserved
+
+
+def latest_complete_run() -> ForecastRun | None:
+    return (
+        ForecastRun.objects.filter(status=ForecastRun.Status.COMPLETE).order_by("-created_at", "-id").first()
+    )
+
+
+def latest_forecast_for(*, product: Product) -> ProductForecast | None:
+    return (
+        ProductForecast.objects.filter(product=product, run__status=ForecastRun.Status.COMPLETE)
+        .select_related("run")
+        .order_by("-run__created_at", "-run_id")
+        .first()
+    )

@@ -1,0 +1,471 @@
+"""Every write of the inventory app: forecast runs, reorder suggestions and purchase orders.
+
+A forecast run is start -> chunks -> finish so that Celery can spread the chunks
+over workers; ``forecast_retrain`` does the same serially. Each step is
+idempotent: a chunk upserts its products' forecasts, finishing replaces the run's
+suggestions.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+
+import numpy as np
+import pandas as pd
+from django.conf import settings
+from django.contrib.auth.models import AbstractBaseUser
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from shop.models import Product
+from shop.services import stock_receive
+
+from . import selectors
+from .forecasting.selection import ProductForecast as EngineForecast
+from .forecasting.selection import forecast_frame
+from .models import (
+    ForecastRun,
+    ProductForecast,
+    ProductSupply,
+    PurchaseOrder,
+    PurchaseOrderLine,
+    ReorderSuggestion,
+    Supplier,
+)
+from .policy import SupplyTerms, reorder_plan
+
+Progress = Callable[[str, int, int], None]
+
+
+class InventoryError(Exception):
+    """Domain errors of the inventory app (the admin shows them as messages)."""
+
+
+def _inventory_setting(name: str, default):
+    return settings.INVENTORY.get(name, default)
+
+
+def _default_as_of() -> date:
+    """The day after the latest order, so that forecasts start where the data ends (today in a live shop)."""
+    latest = selectors.latest_demand_day()
+    return latest + timedelta(days=1) if latest else timezone.now().date()
+
+
+# --- forecast runs ---------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def forecast_run_start(
+    *,
+    as_of: date | None = None,
+    product_ids: list[int] | None = None,
+    run_key: str | None = None,
+    horizon: int | None = None,
+) -> ForecastRun:
+    """Create a run and fix its product list (the given ones, or every product sold before ``as_of``).
+
+    Starting again with the same ``run_key`` returns the existing run unchanged.
+    """
+    if run_key:
+        existing = ForecastRun.objects.filter(run_key=run_key).first()
+        if existing:
+            return existing
+    as_of = as_of or _default_as_of()
+    ids = sorted(set(product_ids)) if product_ids is not None else selectors.products_with_sales(before=as_of)
+    run = ForecastRun(
+        run_key=run_key or None,
+        as_of=as_of,
+        horizon=horizon or int(settings.INVENTORY["FORECAST_HORIZON_DAYS"]),
+        product_ids=ids,
+        settings={
+            "default_service_level": float(settings.INVENTORY["DEFAULT_SERVICE_LEVEL"]),
+            "default_lead_time_days": int(settings.INVENTORY["DEFAULT_LEAD_TIME_DAYS"]),
+            "ordering_cost": float(settings.INVENTORY["ORDERING_COST"]),
+            "holding_cost_rate": float(settings.INVENTORY["HOLDING_COST_RATE"]),
+            "cover_days": int(_inventory_setting("ORDER_COVER_DAYS", 14)),
+            "backtest_origins": 3,
+        },
+    )
+    run.full_clean()
+    try:
+        with transaction.atomic():
+            run.save()
+    except IntegrityError:
+        # Another worker started the same run_key between our read and our insert.
+        return ForecastRun.objects.get(run_key=run_key)
+    return run
+
+
+def forecast_run_product_ids(*, run: ForecastRun) -> list[int]:
+    return list(run.product_ids)
+
+
+def _engine_forecasts(
+    *,
+    as_of: date,
+    product_ids: list[int],
+    horizon: int,
+    lead_times: dict[int, int],
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> dict[int, EngineForecast]:
+    """Load the products' demand before ``as_of`` and run the engine, grouped by lead time."""
+    matrix = selectors.demand_matrix(before=as_of, product_ids=product_ids)
+    results: dict[int, EngineForecast] = {}
+    by_lead_time: dict[int, list[int]] = defaultdict(list)
+    for pid in product_ids:
+        by_lead_time[lead_times[pid]].append(pid)
+    for lead_time, ids in by_lead_time.items():
+        present = [pid for pid in ids if pid in matrix.index]
+        results.update(
+            forecast_frame(
+                matrix.loc[present], horizon=horizon, lead_time=lead_time, workers=workers, progress=progress
+            )
+        )
+        for pid in set(ids) - set(present):
+            results[pid] = EngineForecast(
+                "zero", np.zeros(horizon), "dormant", fallback_reason="no sales before the as-of date"
+            )
+    return results
+
+
+def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
+    """Forecast these products for the run and upsert their ``ProductForecast`` rows; returns how many.
+
+    Re-running a chunk replaces its rows. A product whose every method fails gets a
+    flat mean with the reason recorded; it never aborts the chunk.
+    """
+    run = ForecastRun.objects.get(pk=run_id)
+    ids = sorted(set(product_ids))
+    lead_times = selectors.lead_times_for(product_ids=ids)
+    results = _engine_forecasts(as_of=run.as_of, product_ids=ids, horizon=run.horizon, lead_times=lead_times)
+    rows = [
+        ProductForecast(
+            run=run,
+            product_id=pid,
+            method=result.method,
+            demand_class=result.kind,
+            backtest_error=None if np.isnan(result.backtest_error) else float(result.backtest_error),
+            lead_time_days=lead_times[pid],
+            values=[round(float(v), 4) for v in result.values],
+            lead_time_errors=[round(float(v), 3) for v in result.lead_time_errors],
+            candidates={name: round(float(score), 4) for name, score in result.candidates.items()},
+            fallback_reason=result.fallback_reason[:2000],
+        )
+        for pid, result in results.items()
+    ]
+    with transaction.atomic():
+        ProductForecast.objects.bulk_create(
+            rows,
+            update_conflicts=True,
+            unique_fields=["run", "product"],
+            update_fields=[
+                "method",
+                "demand_class",
+                "backtest_error",
+                "lead_time_days",
+                "values",
+                "lead_time_errors",
+                "candidates",
+                "fallback_reason",
+            ],
+        )
+    return len(rows)
+
+
+def _run_metrics(forecasts: Sequence[ProductForecast]) -> dict:
+    errors = [f.backtest_error for f in forecasts if f.backtest_error is not None]
+    return {
+        "products": len(forecasts),
+        "methods": dict(Counter(f.method for f in forecasts).most_common()),
+        "demand_classes": dict(Counter(f.demand_class for f in forecasts).most_common()),
+        "fallbacks": sum(1 for f in forecasts if f.fallback_reason),
+        "median_backtest_error": round(float(np.median(errors)), 4) if errors else None,
+        "forecast_units": round(float(sum(f.total for f in forecasts)), 1),
+    }
+
+
+@transaction.atomic
+def forecast_run_finish(*, run_id: int) -> ForecastRun:
+    """Aggregate the run's metrics, replace its reorder suggestions and mark it complete (idempotent)."""
+    run = ForecastRun.objects.select_for_update().get(pk=run_id)
+    forecasts = list(run.forecasts.all())
+    missing = set(run.product_ids) - {f.product_id for f in forecasts}
+    if missing:
+        raise InventoryError(
+            f"Run {run.pk} has {len(missing)} products without a forecast; run their chunks."
+        )
+    run.metrics = _run_metrics(forecasts)
+    suggestions = reorder_suggestions_for(run=run, forecasts=forecasts)
+    run.suggestions.filter(status=ReorderSuggestion.Status.OPEN).delete()
+    kept = set(run.suggestions.values_list("product_id", flat=True))
+    ReorderSuggestion.objects.bulk_create(s for s in suggestions if s.product_id not in kept)
+    run.metrics["suggestions"] = len(suggestions)
+    run.status = ForecastRun.Status.COMPLETE
+    run.finished_at = run.finished_at or timezone.now()
+    run.save(update_fields=["metrics", "status", "finished_at"])
+    return run
+
+
+def reorder_suggestions_for(
+    *, run: ForecastRun, forecasts: Sequence[ProductForecast]
+) -> list[ReorderSuggestion]:
+    """Unsaved suggestions for the products whose inventory position is at or below the reorder point."""
+    inputs = selectors.policy_inputs_for(product_ids=[f.product_id for f in forecasts])
+    suggestions = []
+    for forecast in forecasts:
+        product_inputs = inputs[forecast.product_id]
+        plan = reorder_plan(
+            forecast=np.asarray(forecast.values, dtype=float),
+            errors=np.asarray(forecast.lead_time_errors, dtype=float),
+            service_level=product_inputs.service_level,
+            terms=product_inputs.terms,
+            on_hand=product_inputs.on_hand,
+            on_order=product_inputs.on_order,
+            reserved=product_inputs.reserved,
+            ordering_cost=run.settings.get("ordering_cost", 20.0),
+            holding_cost_rate=run.settings.get("holding_cost_rate", 0.25),
+            cover_days=run.settings.get("cover_days", 14),
+            as_of=run.as_of,
+        )
+        if plan.suggested_quantity <= 0:
+            continue
+        suggestions.append(
+            ReorderSuggestion(
+                run=run,
+                product_id=forecast.product_id,
+                supplier_id=product_inputs.supplier_id,
+                quantity=plan.suggested_quantity,
+                reorder_point=round(plan.reorder_point, 2),
+                order_up_to=round(plan.order_up_to, 2),
+                inventory_position=plan.inventory_position,
+                service_level=product_inputs.service_level,
+                projected_stockout=plan.stockout_date,
+                reason=plan.reason,
+            )
+        )
+    return suggestions
+
+
+def forecast_retrain(
+    *,
+    as_of: date | None = None,
+    product_skus: list[str] | None = None,
+    progress: Progress | None = None,
+    chunk_size: int = 200,
+) -> ForecastRun:
+    """Start, forecast every chunk and finish a run in this process (the management command's path)."""
+    product_ids = None
+    if product_skus:
+        found = dict(Product.objects.filter(sku__in=product_skus).values_list("sku", "pk"))
+        unknown = sorted(set(product_skus) - set(found))
+        if unknown:
+            raise InventoryError(f"Unknown SKUs: {', '.join(unknown)}")
+        product_ids = list(found.values())
+    run = forecast_run_start(as_of=as_of, product_ids=product_ids)
+    ids = forecast_run_product_ids(run=run)
+    done = 0
+    for start in range(0, len(ids), chunk_size):
+        done += forecast_chunk(run_id=run.pk, product_ids=ids[start : start + chunk_size])
+        if progress:
+            progress("forecast", done, len(ids))
+    run = forecast_run_finish(run_id=run.pk)
+    if progress:
+        progress("finish", 1, 1)
+    return run
+
+
+# --- reorder levels without storing a run (reorder_policy, simulate_inventory) ---------------------------
+
+
+@dataclass(frozen=True)
+class ReorderLevels:
+    product_id: int
+    sku: str
+    reorder_point: float
+    order_up_to: float
+
+
+def reorder_levels_forecasts(
+    *,
+    as_of: date,
+    lead_time_days: int,
+    product_ids: list[int] | None = None,
+    horizon: int | None = None,
+    workers: int = 1,
+    progress: Callable[[int], None] | None = None,
+) -> dict[int, EngineForecast]:
+    """Engine forecasts from data before ``as_of`` for a policy with a fixed lead time (nothing is stored)."""
+    ids = product_ids if product_ids is not None else selectors.products_with_sales(before=as_of)
+    return _engine_forecasts(
+        as_of=as_of,
+        product_ids=ids,
+        horizon=horizon or int(settings.INVENTORY["FORECAST_HORIZON_DAYS"]),
+        lead_times=dict.fromkeys(ids, lead_time_days),
+        workers=workers,
+        progress=progress,
+    )
+
+
+def reorder_levels_from(
+    *,
+    forecasts: dict[int, EngineForecast],
+    lead_time_days: int,
+    service_level: float,
+    cover_days: int | None = None,
+) -> list[ReorderLevels]:
+    """s and S for each product at one service level; Q is ``cover_days`` of forecast demand."""
+    skus = dict(Product.objects.filter(pk__in=list(forecasts)).values_list("pk", "sku"))
+    cover = cover_days if cover_days is not None else int(_inventory_setting("ORDER_COVER_DAYS", 14))
+    levels = []
+    for pid in sorted(forecasts, key=lambda p: skus[p]):
+        result = forecasts[pid]
+        plan = reorder_plan(
+            forecast=result.values,
+            errors=result.lead_time_errors,
+            service_level=service_level,
+            terms=SupplyTerms(lead_time_days=lead_time_days),
+            cover_days=cover,
+        )
+        levels.append(ReorderLevels(pid, skus[pid], round(plan.reorder_point, 2), round(plan.order_up_to, 2)))
+    return levels
+
+
+def forecast_series_for_export(*, run: ForecastRun) -> pd.DataFrame:
+    """``product_sku, date, forecast`` rows of a run, for CSV export."""
+    rows = []
+    for sku, values in run.forecasts.select_related("product").values_list("product__sku", "values"):
+        for offset, value in enumerate(values):
+            rows.append((sku, run.as_of + timedelta(days=offset), round(float(value), 4)))
+    return pd.DataFrame(rows, columns=["product_sku", "date", "forecast"]).sort_values(
+        ["product_sku", "date"]
+    )
+
+
+# --- supply terms -----------------------------------------------------------------------------------
+
+
+DEMO_SUPPLIER = "Demo supplier"
+
+
+@transaction.atomic
+def demo_supply_terms_ensure(*, cost_share: Decimal = Decimal("0.6")) -> int:
+    """Give every product without supply terms the demo supplier and a unit cost of 60% of its price.
+
+    For the demo: an imported shop has no suppliers, and without a supplier a suggestion
+    cannot become a purchase order. Returns how many products got terms; running it
+    again creates nothing.
+    """
+    supplier, _ = Supplier.objects.get_or_create(
+        name=DEMO_SUPPLIER, defaults={"lead_time_days": int(settings.INVENTORY["DEFAULT_LEAD_TIME_DAYS"])}
+    )
+    missing = Product.objects.filter(supply__isnull=True).values_list("pk", "price")
+    created = ProductSupply.objects.bulk_create(
+        (
+            ProductSupply(
+                product_id=pid, supplier=supplier, unit_cost=(price * cost_share).quantize(Decimal("0.01"))
+            )
+            for pid, price in missing
+        ),
+        ignore_conflicts=True,
+    )
+    return len(created)
+
+
+# --- purchase orders -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def purchase_orders_from_suggestions(*, suggestion_ids: Sequence[int]) -> list[PurchaseOrder]:
+    """Draft one purchase order per supplier from open suggestions (those without a supplier are skipped)."""
+    suggestions = list(
+        ReorderSuggestion.objects.select_for_update(of=("self",))
+        .filter(pk__in=suggestion_ids, status=ReorderSuggestion.Status.OPEN, supplier__isnull=False)
+        .select_related("product__supply")
+        .order_by("supplier_id", "product_id")
+    )
+    by_supplier: dict[int, list[ReorderSuggestion]] = defaultdict(list)
+    for suggestion in suggestions:
+        by_supplier[suggestion.supplier_id].append(suggestion)
+    orders = []
+    for supplier_id, group in by_supplier.items():
+        order = PurchaseOrder(supplier_id=supplier_id, note=f"From forecast run {group[0].run_id}")
+        order.full_clean()
+        order.save()
+        quantities: dict[int, int] = defaultdict(int)
+        costs: dict[int, Decimal] = {}
+        for suggestion in group:
+            quantities[suggestion.product_id] += suggestion.quantity
+            supply = getattr(suggestion.product, "supply", None)
+            costs[suggestion.product_id] = supply.unit_cost if supply else Decimal("0")
+        PurchaseOrderLine.objects.bulk_create(
+            PurchaseOrderLine(order=order, product_id=pid, quantity=qty, unit_cost=costs[pid])
+            for pid, qty in quantities.items()
+        )
+        for suggestion in group:
+            suggestion.status = ReorderSuggestion.Status.ORDERED
+            suggestion.purchase_order = order
+        ReorderSuggestion.objects.bulk_update(group, ["status", "purchase_order"])
+        orders.append(order)
+    return orders
+
+
+@transaction.atomic
+def purchase_order_create(
+    *, supplier: Supplier, lines: Sequence[tuple[Product, int]], note: str = ""
+) -> PurchaseOrder:
+    """A draft purchase order with one line per product (quantities of repeated products are added up)."""
+    if not lines:
+        raise InventoryError("A purchase order needs at least one line.")
+    quantities: dict[int, int] = defaultdict(int)
+    for product, quantity in lines:
+        if quantity <= 0:
+            raise InventoryError(f"Quantity must be positive, got {quantity} for {product.sku}.")
+        quantities[product.pk] += quantity
+    order = PurchaseOrder(supplier=supplier, note=note)
+    order.full_clean()
+    order.save()
+    PurchaseOrderLine.objects.bulk_create(
+        PurchaseOrderLine(order=order, product_id=pid, quantity=qty) for pid, qty in quantities.items()
+    )
+    return order
+
+
+def _lock_purchase_order(order: PurchaseOrder, allowed: Sequence[str]) -> PurchaseOrder:
+    locked = PurchaseOrder.objects.select_for_update().get(pk=order.pk)
+    if locked.status not in allowed:
+        raise InventoryError(f"{locked.reference} is {locked.status}; expected one of {', '.join(allowed)}.")
+    return locked
+
+
+@transaction.atomic
+def purchase_order_send(*, order: PurchaseOrder) -> PurchaseOrder:
+    order = _lock_purchase_order(order, [PurchaseOrder.Status.DRAFT])
+    order.status = PurchaseOrder.Status.SENT
+    order.sent_at = timezone.now()
+    order.save(update_fields=["status", "sent_at"])
+    return order
+
+
+@transaction.atomic
+def purchase_order_receive(*, order: PurchaseOrder, user: AbstractBaseUser | None = None) -> PurchaseOrder:
+    """Receive every line into stock through the shop's stock service (so the ledger records it)."""
+    order = _lock_purchase_order(order, PurchaseOrder.OPEN_STATUSES)
+    for line in order.lines.select_related("product").order_by("product_id"):
+        stock_receive(product=line.product, quantity=line.quantity, reference=order.reference, user=user)
+    order.status = PurchaseOrder.Status.RECEIVED
+    order.received_at = timezone.now()
+    order.save(update_fields=["status", "received_at"])
+    return order
+
+
+@transaction.atomic
+def purchase_order_cancel(*, order: PurchaseOrder) -> PurchaseOrder:
+    order = _lock_purchase_order(order, PurchaseOrder.OPEN_STATUSES)
+    order.status = PurchaseOrder.Status.CANCELLED
+    order.save(update_fields=["status"])
+    return order

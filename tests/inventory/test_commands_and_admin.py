@@ -1,0 +1,171 @@
+"""The management commands' CSV contracts and the admin screens."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, timedelta
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.urls import reverse
+
+from inventory import services
+from inventory.models import (
+    ForecastRun,
+    ProductForecast,
+    ProductSupply,
+    PurchaseOrder,
+    ReorderSuggestion,
+    Supplier,
+)
+from tests.inventory.test_services import START, record_sales, weekly_sales
+from tests.shop.factories import make_product
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = START + timedelta(days=140)
+
+
+def run_command(*args) -> tuple[str, str]:
+    out, err = io.StringIO(), io.StringIO()
+    call_command(*args, stdout=out, stderr=err)
+    return out.getvalue(), err.getvalue()
+
+
+@pytest.fixture
+def catalogue():
+    products = [make_product() for _ in range(3)]
+    record_sales(products[0], weekly_sales(20, scale=4))
+    record_sales(products[1], [3, 0, 0, 2, 0, 0, 0] * 20)
+    record_sales(products[2], [6] * 30, start=AS_OF + timedelta(days=3))  # first sold after the as-of date
+    return products
+
+
+def test_reorder_policy_writes_s_and_S_for_every_product_sold_before_the_date(catalogue):
+    out, err = run_command(
+        "reorder_policy", "--as-of", AS_OF.isoformat(), "--lead-time-days", "7", "--service-level", "0.95"
+    )
+
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert [row["product_sku"] for row in rows] == sorted(p.sku for p in catalogue[:2])
+    for row in rows:
+        assert 0 < float(row["reorder_point"]) <= float(row["order_up_to"])
+    assert "2 products" in err
+
+
+def test_reorder_policy_uses_no_data_on_or_after_the_as_of_date(catalogue):
+    args = ("reorder_policy", "--as-of", AS_OF.isoformat(), "--lead-time-days", "7", "--service-level", "0.9")
+    before, _ = run_command(*args)
+
+    record_sales(catalogue[0], [900] * 14, start=AS_OF)
+    record_sales(catalogue[1], [50] * 14, start=AS_OF + timedelta(days=2))
+    after, _ = run_command(*args)
+
+    assert after == before
+    later, _ = run_command(
+        *(a if a != AS_OF.isoformat() else (AS_OF + timedelta(days=14)).isoformat() for a in args)
+    )
+    assert later != before  # the same command does see the new sales once the date moves past them
+
+
+def test_retrain_then_export_writes_every_products_daily_forecast(catalogue):
+    _, err = run_command("retrain_forecasts", "--as-of", AS_OF.isoformat())
+    run = ForecastRun.objects.get()
+    assert f"Run {run.pk}" in err
+
+    out, _ = run_command("export_forecasts", "--format", "csv")
+
+    rows = list(csv.DictReader(io.StringIO(out)))
+    assert len(rows) == 2 * run.horizon
+    first = rows[0]
+    assert first["date"] == AS_OF.isoformat()
+    assert {row["product_sku"] for row in rows} == {p.sku for p in catalogue[:2]}
+
+
+def test_retrain_for_named_products_only_and_unknown_skus_fail(catalogue):
+    run_command("retrain_forecasts", "--as-of", AS_OF.isoformat(), "--products", catalogue[0].sku)
+    assert ProductForecast.objects.get().product == catalogue[0]
+
+    with pytest.raises(CommandError, match="Unknown SKUs: NOPE"):
+        run_command("retrain_forecasts", "--products", "NOPE")
+
+
+def test_export_without_any_run_fails_with_a_hint():
+    with pytest.raises(CommandError, match="retrain_forecasts"):
+        run_command("export_forecasts")
+
+
+def test_simulate_inventory_reports_fill_rates_and_the_units_for_95_percent(catalogue):
+    record_sales(catalogue[0], weekly_sales(8, scale=4), start=AS_OF)
+
+    out, _ = run_command(
+        "simulate_inventory",
+        "--cut", AS_OF.isoformat(),
+        "--end", (AS_OF + timedelta(days=55)).isoformat(),
+        "--lead-time-days", "7",
+        "--service-levels", "0.5,0.8,0.99",
+    )  # fmt: skip
+
+    lines = out.strip().splitlines()
+    assert len(lines) == 4
+    fill_rates = [float(line.split("fill rate ")[1].split(",")[0]) for line in lines[:3]]
+    assert fill_rates == sorted(fill_rates) and fill_rates[-1] > 0.9
+    assert lines[-1].startswith(("units on hand for a 95% fill rate", "95% fill rate never reached"))
+
+
+@pytest.fixture
+def staff_client(client, django_user_model):
+    user = django_user_model.objects.create_superuser("staff", "staff@example.com", "pw")
+    client.force_login(user)
+    return client
+
+
+def test_admin_lists_runs_suggestions_by_urgency_and_shows_the_forecast_chart(staff_client, catalogue):
+    supplier = Supplier.objects.create(name="Acme")
+    ProductSupply.objects.create(product=catalogue[0], supplier=supplier)
+    run = services.forecast_retrain(as_of=AS_OF)
+    forecast = ProductForecast.objects.get(run=run, product=catalogue[0])
+
+    assert staff_client.get(reverse("admin:inventory_forecastrun_changelist")).status_code == 200
+    listing = staff_client.get(reverse("admin:inventory_reordersuggestion_changelist") + "?stockout=7")
+    assert listing.status_code == 200
+    page = staff_client.get(reverse("admin:inventory_productforecast_change", args=[forecast.pk]))
+    assert page.status_code == 200
+    assert b"<svg" in page.content and b"reorder point" in page.content
+    supply_page = staff_client.get(reverse("admin:inventory_productsupply_changelist"))
+    assert (
+        reverse("admin:inventory_productforecast_change", args=[forecast.pk]).encode() in supply_page.content
+    )
+
+
+def test_admin_bulk_action_drafts_purchase_orders_and_exports_csv(staff_client, catalogue):
+    supplier = Supplier.objects.create(name="Acme")
+    for product in catalogue[:2]:
+        ProductSupply.objects.create(product=product, supplier=supplier)
+    services.forecast_retrain(as_of=AS_OF)
+    ids = [str(pk) for pk in ReorderSuggestion.objects.values_list("pk", flat=True)]
+    url = reverse("admin:inventory_reordersuggestion_changelist")
+
+    exported = staff_client.post(url, {"action": "export_csv", "_selected_action": ids})
+    staff_client.post(url, {"action": "create_purchase_orders", "_selected_action": ids})
+
+    assert exported["Content-Type"] == "text/csv"
+    assert len(exported.content.decode().strip().splitlines()) == len(ids) + 1
+    order = PurchaseOrder.objects.get()
+    assert order.supplier == supplier and order.lines.count() == len(ids)
+
+
+def test_suggestions_sort_soonest_stockout_first():
+    products = [make_product() for _ in range(3)]
+    run = ForecastRun.objects.create(as_of=date(2024, 1, 1))
+    stockouts = [date(2024, 1, 9), None, date(2024, 1, 3)]
+    for product, stockout in zip(products, stockouts, strict=True):
+        ReorderSuggestion.objects.create(
+            run=run, product=product, quantity=5, reorder_point=1, order_up_to=6, inventory_position=0,
+            service_level=0.95, projected_stockout=stockout, reason="test",
+        )  # fmt: skip
+
+    ordered = list(ReorderSuggestion.objects.by_urgency().values_list("projected_stockout", flat=True))
+
+    assert ordered == [date(2024, 1, 3), date(2024, 1, 9), None]

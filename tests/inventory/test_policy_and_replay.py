@@ -1,0 +1,145 @@
+"""The reorder policy against hand-computed cases, and the replay against a hand-traced one (no database)."""
+
+from __future__ import annotations
+
+import math
+from datetime import date
+
+import numpy as np
+import pytest
+
+from inventory.forecasting.replay import replay, units_for_fill_rate
+from inventory.policy import (
+    SupplyTerms,
+    economic_order_quantity,
+    inventory_position,
+    lead_time_demand,
+    order_quantity,
+    projected_stockout,
+    reorder_plan,
+    round_to_supply_terms,
+    safety_stock,
+)
+
+
+def test_inventory_position_is_on_hand_plus_on_order_minus_reserved():
+    assert inventory_position(on_hand=50, on_order=30, reserved=12) == 68
+
+
+def test_safety_stock_is_the_empirical_quantile_when_it_exceeds_the_normal_bound():
+    # 20 errors: nineteen of 1 and one bulk week of 100. rms = sqrt((19 + 10000) / 20) = 22.38;
+    # z(0.5) = 0 so the normal bound vanishes and the median error (1) is the answer.
+    errors = np.r_[np.ones(19), 100.0]
+
+    assert safety_stock(errors, 0.5) == pytest.approx(1.0)
+    # At 0.975 the linear quantile sits between 1 and 100: position 0.975 * 19 = 18.525.
+    assert safety_stock(errors, 0.975) == pytest.approx(1 + 0.525 * 99)
+
+
+def test_safety_stock_falls_back_to_the_normal_bound_beyond_the_largest_error():
+    errors = np.array([-3.0, 3.0, -3.0, 3.0])  # rms 3, largest error 3
+
+    assert safety_stock(errors, 0.99) == pytest.approx(2.326348 * 3, rel=1e-5)
+
+
+def test_safety_stock_is_never_negative_and_zero_without_errors():
+    assert safety_stock(np.array([-10.0, -8.0, -9.0]), 0.4) == 0.0
+    assert safety_stock(np.array([]), 0.95) == 0.0
+    with pytest.raises(ValueError):
+        safety_stock(np.array([1.0]), 1.0)
+
+
+def test_eoq_matches_wilsons_formula():
+    # D = 3650/year, K = 20, h = 0.25 * 4 = 1 per unit-year: sqrt(2 * 3650 * 20 / 1) = 382.1
+    assert economic_order_quantity(
+        annual_demand=3650, ordering_cost=20, holding_cost_rate=0.25, unit_cost=4
+    ) == pytest.approx(math.sqrt(146000))
+    assert (
+        economic_order_quantity(annual_demand=0, ordering_cost=20, holding_cost_rate=0.25, unit_cost=4) == 0
+    )
+
+
+def test_rounding_raises_to_the_minimum_order_then_to_whole_packs():
+    assert round_to_supply_terms(7, minimum_order=50, pack_size=12) == 60
+    assert round_to_supply_terms(61, minimum_order=50, pack_size=12) == 72
+    assert round_to_supply_terms(72, minimum_order=1, pack_size=12) == 72
+    assert round_to_supply_terms(0, minimum_order=50, pack_size=12) == 0
+
+
+def test_order_quantity_uses_eoq_with_a_unit_cost_and_days_of_cover_without():
+    with_cost = order_quantity(
+        daily_demand=10,
+        terms=SupplyTerms(7, unit_cost=4, pack_size=10),
+        ordering_cost=20,
+        holding_cost_rate=0.25,
+    )
+    without_cost = order_quantity(
+        daily_demand=10, terms=SupplyTerms(7), ordering_cost=20, holding_cost_rate=0.25
+    )
+
+    assert with_cost == 390  # EOQ 382.1 rounded up to packs of 10
+    assert without_cost == 140  # 14 days of cover
+
+
+def test_lead_time_demand_continues_the_last_week_past_the_horizon():
+    forecast = np.r_[np.full(7, 1.0), np.full(7, 2.0)]
+
+    assert lead_time_demand(forecast, 7) == 7
+    assert lead_time_demand(forecast, 21) == 21 + 14
+
+
+def test_reorder_plan_orders_up_to_s_plus_q_when_the_position_reaches_s():
+    forecast = np.full(28, 10.0)
+    errors = np.array([-5.0, 0.0, 5.0, 10.0, 20.0, 0.0, -5.0, 5.0, 10.0, 0.0])
+
+    plan = reorder_plan(
+        forecast=forecast,
+        errors=errors,
+        service_level=0.9,
+        terms=SupplyTerms(lead_time_days=7, minimum_order=100, pack_size=25),
+        on_hand=60,
+        on_order=20,
+        reserved=5,
+        cover_days=14,
+        as_of=date(2024, 3, 1),
+    )
+
+    # Quantile 0.9 of the errors: sorted [-5,-5,0,0,0,5,5,10,10,20], position 8.1 -> 11; rms 8.37, z 1.2816.
+    assert plan.safety_stock == pytest.approx(11.0)
+    assert plan.reorder_point == pytest.approx(70 + 11)
+    assert plan.order_quantity == 150  # 140 of cover, above the minimum 100, rounded to packs of 25
+    assert plan.order_up_to == pytest.approx(81 + 150)
+    assert plan.inventory_position == 75
+    assert plan.suggested_quantity == 175  # S - position = 156, rounded up to packs of 25
+    assert plan.stockout_date == date(2024, 3, 8)  # cumulative demand 80 > 75 on the eighth day
+    assert "reorder point" in plan.reason
+
+
+def test_reorder_plan_suggests_nothing_above_the_reorder_point():
+    plan = reorder_plan(
+        forecast=np.full(28, 1.0), errors=np.zeros(5), service_level=0.95, terms=SupplyTerms(7), on_hand=100
+    )
+
+    assert plan.suggested_quantity == 0
+    assert projected_stockout(position=100, forecast=np.full(28, 1.0), as_of=date(2024, 1, 1)) is None
+
+
+def test_replay_follows_a_hand_traced_day_by_day_run():
+    # s = 4, S = 10, lead time 2; demand 3 a day for 6 days then a day of 20.
+    demand = np.array([[3, 3, 3, 3, 3, 3, 20]], dtype=float)
+
+    result = replay(demand, np.array([4.0]), np.array([10.0]), lead_time=2)
+
+    # Day 1: 10->7. Day 2: 7->4, position 4 <= s: order 6 (arrives day 4). Day 3: 4->1, position 7.
+    # Day 4: +6 -> 7 -> 4, position 4: order 6. Day 5: 4->1. Day 6: +6 -> 7 -> 4, order 6.
+    # Day 7: 4 on hand, demand 20: serve 4, lose 16.
+    assert result.served == 22
+    assert result.fill_rate == pytest.approx(22 / 38)
+    assert result.average_on_hand == pytest.approx((7 + 4 + 1 + 4 + 1 + 4 + 0) / 7)
+
+
+def test_units_for_fill_rate_interpolates_and_reports_unreachable_targets():
+    points = [(0.90, 100.0), (0.97, 170.0), (0.93, 130.0)]
+
+    assert units_for_fill_rate(points, 0.95) == pytest.approx(150.0)
+    assert units_for_fill_rate([(0.9, 1.0)], 0.95) == float("inf")
