@@ -12,6 +12,9 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.html import format_html, format_html_join
 
+from shop.admin import CustomerAdmin as ShopCustomerAdmin
+from shop.models import Customer
+
 from . import selectors, services
 from .models import CustomerRecommendationsPanel, Mode, ModelArtifact, ModelVersion
 
@@ -181,3 +184,12 @@ class CustomerRecommendationsAdmin(RecommendationsPanelMixin, admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+# The shop's Customer page gains the recommendations panel here, because shop must not import recommender.
+admin.site.unregister(Customer)
+
+
+@admin.register(Customer)
+class CustomerWithRecommendationsAdmin(RecommendationsPanelMixin, ShopCustomerAdmin):
+    readonly_fields = [*ShopCustomerAdmin.readonly_fields, "current_recommendations"]

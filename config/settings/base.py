@@ -142,15 +142,19 @@ CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "3600"))
 RECOMMENDER = {
     "TOP_N": 50,
     "SIMILAR_N": 20,
+    # Blend weights are tuned on the last VALIDATION_DAYS of the training data; old versions beyond
+    # the newest KEEP_VERSIONS (the active one always kept) are deleted with their lists.
+    "VALIDATION_DAYS": int(os.environ.get("RECOMMENDER_VALIDATION_DAYS", "90")),
+    "KEEP_VERSIONS": int(os.environ.get("RECOMMENDER_KEEP_VERSIONS", "3")),
     # Bounds for Surprise's randomized hyperparameter search over SVD.
     "SVD_SEARCH": {
         "n_iter": int(os.environ.get("RECOMMENDER_SVD_SEARCH_ITER", "6")),
         "cv": 3,
         "param_distributions": {
             "n_factors": [50, 100, 150],
-            "n_epochs": [20, 30, 40],
-            "lr_all": [0.003, 0.005, 0.01],
-            "reg_all": [0.02, 0.05, 0.1],
+            "n_epochs": [30, 40],
+            "lr_all": [0.005, 0.01],
+            "reg_all": [0.05, 0.1, 0.15],
         },
     },
 }

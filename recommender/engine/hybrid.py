@@ -327,12 +327,14 @@ def evaluate_protocol(
     *,
     products: np.ndarray | None = None,
     progress: ProgressCallback | None = None,
+    extra_rankers: dict[str, Ranker] | None = None,
     **hybrid_kwargs,
 ) -> dict[str, dict[str, RankingMetrics]]:
     """DESIGN.md protocol: train before ``cut``, test on returning customers' products after it.
 
     Returns metrics per ranker (each component alone, popularity as the baseline, and the hybrid)
-    and per mode.
+    and per mode. ``extra_rankers`` (not part of the blend) are fitted on the same training data
+    and scored alongside, for comparison.
     """
     products = np.sort(purchases["product"].unique()) if products is None else np.asarray(products)
     split = time_split(purchases, cut, products=products)
@@ -348,6 +350,8 @@ def evaluate_protocol(
     parts = component_scores(hybrid.components_, rows)
     results: dict[str, dict[str, RankingMetrics]] = {}
     candidates = dict(parts)
+    for name, ranker in (extra_rankers or {}).items():
+        candidates[name] = ranker.fit(hybrid.interactions_).score(rows)
     candidates["hybrid"] = None
     for name, scores in candidates.items():
         results[name] = {}

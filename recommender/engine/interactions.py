@@ -28,6 +28,11 @@ class Interactions:
     recency: sp.csr_matrix
     recent_popularity: np.ndarray
     as_of: pd.Timestamp
+    # Basket level (one row per customer order, one-hot over products), for basket-sequence models:
+    # the customer row of each basket and its position counted back from the customer's latest (0).
+    baskets: sp.csr_matrix | None = None
+    basket_customer: np.ndarray | None = None
+    basket_position: np.ndarray | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -85,7 +90,45 @@ def build_interactions(
     recency.sum_duplicates()
     recent = age_days <= popularity_window_days
     recent_popularity = np.bincount(cols[recent], minlength=len(products)).astype(np.float32)
-    return Interactions(customers, products, confidence, recency, recent_popularity, as_of)
+    baskets, basket_customer, basket_position = _baskets(pairs[keep], rows, cols, placed[keep], shape)
+    return Interactions(
+        customers,
+        products,
+        confidence,
+        recency,
+        recent_popularity,
+        as_of,
+        baskets,
+        basket_customer,
+        basket_position,
+    )
+
+
+def _baskets(
+    pairs: pd.DataFrame, rows: np.ndarray, cols: np.ndarray, placed: pd.Series, shape: tuple[int, int]
+) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
+    """One-hot basket matrix; baskets are (customer, order) pairs, positioned from the customer's latest."""
+    if not len(rows):
+        return sp.csr_matrix((0, shape[1]), dtype=np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
+    order_code, orders = pd.factorize(pairs["order"].to_numpy())
+    keys, basket_id = np.unique(rows.astype(np.int64) * len(orders) + order_code, return_inverse=True)
+    n_baskets = len(keys)
+    basket_customer = keys // len(orders)
+    basket_time = np.full(n_baskets, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(basket_time, basket_id, pd.DatetimeIndex(placed).asi8)
+    # Latest first within each customer; ties (same timestamp) broken by basket id, deterministic.
+    by_recency = np.lexsort((-np.arange(n_baskets), -basket_time, basket_customer))
+    sorted_customers = basket_customer[by_recency]
+    starts = np.r_[0, np.flatnonzero(np.diff(sorted_customers)) + 1]
+    run_start = np.repeat(starts, np.diff(np.r_[starts, n_baskets]))
+    position = np.empty(n_baskets, dtype=np.int64)
+    position[by_recency] = np.arange(n_baskets) - run_start
+    baskets = sp.csr_matrix(
+        (np.ones(len(cols), dtype=np.float32), (basket_id, cols)), shape=(n_baskets, shape[1])
+    )
+    baskets.sum_duplicates()
+    baskets.data[:] = 1.0
+    return baskets, basket_customer, position
 
 
 @dataclass

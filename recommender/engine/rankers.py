@@ -241,3 +241,82 @@ class ContentSimilarity:
         left = self.vectors_ if rows is None else self.vectors_[rows]
         sim = np.asarray((left @ self.vectors_.T).todense(), dtype=np.float32)
         return sim
+
+
+class TIFUKNNRanker(Ranker):
+    """TIFU-KNN (Hu et al., SIGIR 2020): personalised item frequency plus the nearest customers' ones.
+
+    A customer's vector averages their baskets (one-hot over products) with decays: baskets are
+    grouped ``group_size`` at a time counting back from the latest, weighted ``within_decay ** i``
+    inside a group (i = 0 for the group's latest) and ``group_decay ** g`` across groups (g = 0 for
+    the latest group); each group is averaged over its baskets and the groups over their number.
+    The score blends it with the plain mean of the ``neighbours`` most similar customers' vectors
+    (cosine): ``alpha * own + (1 - alpha) * neighbours``. ``neighbour_scores(rows)`` returns the
+    second part alone ("customers like you bought"). The defaults scored best by Recall@10 (all
+    products) on the 90-day validation window before the 2011-07-01 cut of UCI Online Retail, in a
+    grid over neighbours {30, 100}, group_size {3, 7}, within_decay {0.9, 1}, group_decay {0.5, 0.8}
+    and alpha {0.5, 0.7, 0.9}.
+    """
+
+    name = "tifu_knn"
+
+    def __init__(
+        self,
+        neighbours: int = 100,
+        group_size: int = 7,
+        within_decay: float = 0.9,
+        group_decay: float = 0.5,
+        alpha: float = 0.5,
+    ):
+        self.neighbours = neighbours
+        self.group_size = group_size
+        self.within_decay = within_decay
+        self.group_decay = group_decay
+        self.alpha = alpha
+
+    def fit(self, interactions: Interactions) -> TIFUKNNRanker:
+        if interactions.baskets is None:
+            raise ValueError("TIFU-KNN needs basket-level interactions (build_interactions provides them)")
+        n_customers = interactions.shape[0]
+        customer, position = interactions.basket_customer, interactions.basket_position
+        group, within = position // self.group_size, position % self.group_size
+        n_baskets = np.bincount(customer, minlength=n_customers)
+        n_groups = -(-n_baskets // self.group_size)  # ceil
+        # Size of each basket's group: full groups, except the customer's oldest, which holds the rest.
+        oldest = group == (n_groups[customer] - 1)
+        remainder = n_baskets[customer] - (n_groups[customer] - 1) * self.group_size
+        group_len = np.where(oldest, remainder, self.group_size)
+        weight = (
+            self.within_decay**within * self.group_decay**group / group_len / n_groups[customer]
+        ).astype(np.float32)
+        mixing = sp.csr_matrix(
+            (weight, (customer, np.arange(len(customer)))), shape=(n_customers, len(customer))
+        )
+        self.vectors_ = sp.csr_matrix(mixing @ interactions.baskets, dtype=np.float32)
+        self.neighbours_ = self._neighbourhoods(self.vectors_)
+        return self
+
+    def _neighbourhoods(self, vectors: sp.csr_matrix, chunk: int = 1024) -> sp.csr_matrix:
+        """Customer x customer row-stochastic matrix: 1/k on each customer's k nearest others."""
+        norms = np.sqrt(np.asarray(vectors.multiply(vectors).sum(axis=1)).ravel())
+        unit = sp.csr_matrix(sp.diags(1.0 / np.maximum(norms, 1e-12)) @ vectors, dtype=np.float32)
+        n = unit.shape[0]
+        blocks = []
+        for start in range(0, n, chunk):
+            stop = min(start + chunk, n)
+            gram = np.asarray((unit[start:stop] @ unit.T).todense(), dtype=np.float32)
+            gram[np.arange(stop - start), np.arange(start, stop)] = 0.0
+            block = keep_top_k_per_row(gram, self.neighbours)
+            block.data[:] = 1.0
+            counts = np.maximum(np.diff(block.indptr), 1)
+            blocks.append(sp.csr_matrix(sp.diags(1.0 / counts) @ block, dtype=np.float32))
+        return sp.vstack(blocks, format="csr") if blocks else sp.csr_matrix((0, 0), dtype=np.float32)
+
+    def neighbour_scores(self, rows: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        return np.asarray((self.neighbours_[rows] @ self.vectors_).todense(), dtype=np.float32)
+
+    def score(self, rows: np.ndarray) -> np.ndarray:
+        self._check_fitted()
+        own = self.vectors_[rows].toarray()
+        return self.alpha * own + (1.0 - self.alpha) * self.neighbour_scores(rows)
