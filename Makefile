@@ -34,11 +34,17 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# A local worker and scheduler against Redis (CELERY_BROKER_URL wins when it is set).
+BROKER ?= redis://127.0.0.1:6379/0
+QUEUES ?= default,training
+CONCURRENCY ?= 2
+WORKER_NAME ?= worker
 worker: install
-	$(BIN)/celery -A config worker --loglevel=INFO --queues=default,training --concurrency=2
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(BROKER)} $(BIN)/celery -A config worker --loglevel=INFO \
+		--queues=$(QUEUES) --concurrency=$(CONCURRENCY) --hostname=$(WORKER_NAME)@%h
 
 beat: install
-	$(BIN)/celery -A config beat --loglevel=INFO
+	CELERY_BROKER_URL=$${CELERY_BROKER_URL:-$(BROKER)} $(BIN)/celery -A config beat --loglevel=INFO
 
 clean:
 	rm -rf $(VENV) db.sqlite3 var

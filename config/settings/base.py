@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "shop",
     "recommender",
     "inventory",
+    "pipeline",
 ]
 
 MIDDLEWARE = [
@@ -129,14 +130,59 @@ CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL or None)
 # No broker configured: run tasks in-process so the embedded setup needs nothing else.
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", not CELERY_BROKER_URL)
-CELERY_TASK_EAGER_PROPAGATES = True
+# Eager runs behave like a worker: they retry transient errors and record failures on the run instead of
+# raising into the caller (propagating would also turn every retry into an exception).
+CELERY_TASK_EAGER_PROPAGATES = env_bool("CELERY_TASK_EAGER_PROPAGATES", False)
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
+CELERY_RESULT_EXPIRES = 7 * 24 * 3600
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TASK_SOFT_TIME_LIMIT = int(os.environ.get("CELERY_TASK_SOFT_TIME_LIMIT", "3300"))
 CELERY_TASK_TIME_LIMIT = int(os.environ.get("CELERY_TASK_TIME_LIMIT", "3600"))
+# Long jobs go to "training", bookkeeping to "default"; a worker serves one or both (-Q).
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_ROUTES = {
+    "pipeline.tasks.recommender_retrain": {"queue": "training"},
+    "pipeline.tasks.forecast_chunk": {"queue": "training"},
+    "pipeline.tasks.forecast_finish": {"queue": "training"},
+}
+# One message at a time per process: a long training job must not hold queued work hostage.
+CELERY_WORKER_PREFETCH_MULTIPLIER = int(os.environ.get("CELERY_WORKER_PREFETCH_MULTIPLIER", "1"))
+# A message is acknowledged after its task ends, so a crashed worker's task is delivered again;
+# only idempotent tasks may run twice, and every pipeline task is.
+CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
+CELERY_TASK_TRACK_STARTED = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Transient errors (a database or broker that blips) are retried with capped, jittered backoff.
+PIPELINE_RETRY_BACKOFF_MAX = int(os.environ.get("PIPELINE_RETRY_BACKOFF_MAX", "600"))
+PIPELINE_MAX_RETRIES = int(os.environ.get("PIPELINE_MAX_RETRIES", "5"))
+# Redis redelivers an unacknowledged message after this many seconds, so it must outlast the
+# longest task plus the longest retry delay (tests/pipeline/test_celery_settings.py checks it);
+# otherwise a healthy long task would be delivered a second time while it still runs.
+CELERY_VISIBILITY_TIMEOUT = int(
+    os.environ.get(
+        "CELERY_VISIBILITY_TIMEOUT", str(CELERY_TASK_TIME_LIMIT + PIPELINE_RETRY_BACKOFF_MAX + 3600)
+    )
+)
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": CELERY_VISIBILITY_TIMEOUT,
+    # How often a worker looks for messages whose consumer died (seconds x throttle).
+    "unacked_restore_interval": int(os.environ.get("CELERY_UNACKED_RESTORE_INTERVAL", "10")),
+    "unacked_restore_throttle": int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE", "10")),
+}
+CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+PIPELINE = {
+    # Products per forecast task: small enough to spread over workers, large enough to amortise a task.
+    "FORECAST_CHUNK_SIZE": int(os.environ.get("PIPELINE_FORECAST_CHUNK_SIZE", "100")),
+    # BLAS/OpenMP threads per worker process: run one process per core, each single-threaded.
+    "THREADS_PER_PROCESS": int(os.environ.get("PIPELINE_THREADS_PER_PROCESS", "1")),
+    # Test hook only: seconds to sleep at each progress step so a test can kill a worker mid-run.
+    "STAGE_DELAY_SECONDS": float(os.environ.get("PIPELINE_STAGE_DELAY_SECONDS", "0")),
+}
 
 # --- Recommender ------------------------------------------------------------
 RECOMMENDER = {

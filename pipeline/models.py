@@ -1,0 +1,112 @@
+"""Retraining runs: one row per request to retrain the recommender or the demand forecasts.
+
+A run is queued when someone (a staff member, the nightly schedule or the CLI)
+asks for it, running while a worker holds it, and ends succeeded or failed. The
+database itself refuses a second queued or running run of the same kind, so two
+retrains of one kind never overlap, however many web servers and workers there are.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+
+
+class RunQuerySet(models.QuerySet["Run"]):
+    def active(self) -> RunQuerySet:
+        """Runs that are queued or running: at most one per kind."""
+        return self.filter(status__in=Run.ACTIVE_STATUSES)
+
+    def of_kind(self, kind: str) -> RunQuerySet:
+        return self.filter(kind=kind)
+
+    def finished(self) -> RunQuerySet:
+        return self.filter(status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED])
+
+
+class Run(models.Model):
+    """One retrain of the recommender or of the demand forecasts (with reorder suggestions).
+
+    ``progress_done`` of ``progress_total`` counts stages for the recommender and
+    products for the forecast. ``model_version_id`` / ``forecast_run_id`` point at
+    what the run produced; they are plain ids because this app only reads those
+    apps' tables through their services, and their rows may be pruned independently.
+    """
+
+    class Kind(models.TextChoices):
+        RECOMMENDER = "recommender", "Recommender retrain"
+        FORECAST = "forecast", "Forecast retrain and reorder suggestions"
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Running"
+        SUCCEEDED = "succeeded", "Succeeded"
+        FAILED = "failed", "Failed"
+
+    class Trigger(models.TextChoices):
+        ADMIN = "admin", "Admin"
+        SCHEDULE = "schedule", "Schedule"
+        COMMAND = "command", "Command line"
+        API = "api", "API"
+
+    ACTIVE_STATUSES = (Status.QUEUED, Status.RUNNING)
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED, db_index=True)
+    trigger = models.CharField(max_length=16, choices=Trigger.choices, default=Trigger.ADMIN)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    progress_done = models.PositiveIntegerField(default=0)
+    progress_total = models.PositiveIntegerField(default=0)
+    stage = models.CharField(max_length=64, blank=True, help_text="What the run is doing now.")
+    attempts = models.PositiveIntegerField(default=0, help_text="Deliveries of the run's main task.")
+    error = models.TextField(blank=True)
+    model_version_id = models.BigIntegerField(null=True, blank=True)
+    forecast_run_id = models.BigIntegerField(null=True, blank=True)
+    as_of = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The data cut: only what happened before it is used. Empty: up to the latest data.",
+    )
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = RunQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["kind"],
+                condition=Q(status__in=["queued", "running"]),
+                name="run_one_active_per_kind",
+                violation_error_message="A run of this kind is already queued or running.",
+            ),
+            models.CheckConstraint(
+                condition=Q(progress_done__lte=models.F("progress_total")) | Q(progress_total=0),
+                name="run_progress_within_total",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk} ({self.status})"
+
+    @property
+    def run_key(self) -> str:
+        """The idempotency key handed to the training services: a redelivered task reuses its own work."""
+        return f"pipeline-run-{self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in self.ACTIVE_STATUSES
+
+    @property
+    def duration_seconds(self) -> float | None:
+        if self.started_at is None:
+            return None
+        end = self.finished_at or timezone.now()
+        return (end - self.started_at).total_seconds()

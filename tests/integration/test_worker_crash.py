@@ -1,0 +1,135 @@
+"""A worker killed with SIGKILL in the middle of a retrain: the work is delivered again and finishes once."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from inventory.models import ForecastRun, ProductForecast
+from inventory.services import forecast_run_product_ids
+from pipeline import services
+from pipeline.models import Run
+from recommender.models import CustomerRecommendation, ModelVersion, PopularProduct, SimilarProduct
+from recommender.services import recommender_train
+from tests.integration.conftest import wait_for
+from tests.pipeline.shop_data import build_shop_history
+
+pytestmark = [pytest.mark.postgres, pytest.mark.redis, pytest.mark.slow]
+
+
+def list_counts(version: ModelVersion) -> tuple[int, int, int]:
+    return (
+        CustomerRecommendation.objects.filter(version=version).count(),
+        SimilarProduct.objects.filter(version=version).count(),
+        PopularProduct.objects.filter(version=version).count(),
+    )
+
+
+def chunk_task_ids(log: str, event: str) -> set[str]:
+    return set(re.findall(rf"Task pipeline\.tasks\.forecast_chunk\[([0-9a-f-]+)\] {event}", log))
+
+
+def refreshed(run: Run) -> Run:
+    run.refresh_from_db()
+    return run
+
+
+def test_a_recommender_retrain_killed_mid_training_keeps_the_active_version_and_finishes_once_on_restart(
+    workers,
+):
+    build_shop_history()
+    previous = recommender_train(run_key="before-the-crash")
+    lists_before = list_counts(previous)
+    assert previous.is_active and all(lists_before)
+
+    first = workers.start(PIPELINE_STAGE_DELAY_SECONDS="0.4")
+    run = services.run_request(kind=Run.Kind.RECOMMENDER)
+    wait_for(
+        lambda: refreshed(run).status == Run.Status.RUNNING and run.stage != "",
+        timeout=60,
+        message="the retrain never started",
+        logs=workers.logs,
+    )
+    assert ModelVersion.objects.filter(run_key=run.run_key, status=ModelVersion.Status.TRAINING).exists()
+
+    first.kill()
+
+    assert refreshed(run).status == Run.Status.RUNNING
+    assert ModelVersion.objects.get(is_active=True).pk == previous.pk
+    assert list_counts(previous) == lists_before
+
+    workers.start()
+    wait_for(
+        lambda: not refreshed(run).is_active, timeout=90, message="the run never ended", logs=workers.logs
+    )
+
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert run.attempts >= 2, "the message must have been delivered again after the crash"
+    new_versions = ModelVersion.objects.exclude(pk=previous.pk)
+    assert new_versions.count() == 1
+    new = new_versions.get()
+    assert new.run_key == run.run_key
+    assert new.is_active and run.model_version_id == new.pk
+    assert all(list_counts(new))
+
+
+def test_a_forecast_run_whose_worker_is_killed_mid_fan_out_completes_after_restart_with_each_product_once(
+    workers,
+):
+    build_shop_history(products=30)
+    slow_chunks = {"PIPELINE_FORECAST_CHUNK_SIZE": "3", "PIPELINE_STAGE_DELAY_SECONDS": "1.0"}
+    first = workers.start(concurrency=2, **slow_chunks)
+    run = services.run_request(kind=Run.Kind.FORECAST)
+    wait_for(
+        lambda: refreshed(run).progress_done >= 3,
+        timeout=90,
+        message="no chunk of the forecast finished",
+        logs=workers.logs,
+    )
+
+    first.kill()
+
+    assert refreshed(run).status == Run.Status.RUNNING
+    assert run.progress_done < run.progress_total, "the kill must land in the middle of the fan-out"
+
+    second = workers.start(concurrency=2, PIPELINE_FORECAST_CHUNK_SIZE="3")
+    wait_for(
+        lambda: not refreshed(run).is_active, timeout=120, message="the run never ended", logs=workers.logs
+    )
+
+    lost = chunk_task_ids(first.log(), "received") - chunk_task_ids(first.log(), "succeeded")
+    assert lost, "the first worker should have died holding chunks"
+    assert lost <= chunk_task_ids(second.log(), "succeeded"), "every lost chunk is delivered again"
+
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert ForecastRun.objects.count() == 1
+    forecast_run = ForecastRun.objects.get(pk=run.forecast_run_id)
+    product_ids = forecast_run_product_ids(run=forecast_run)
+    stored = list(ProductForecast.objects.filter(run=forecast_run).values_list("product_id", flat=True))
+    assert len(stored) == len(set(stored)), "a product was forecast twice"
+    assert sorted(stored) == sorted(product_ids)
+    assert run.progress_done == run.progress_total == len(product_ids)
+
+
+def test_a_pool_process_killed_mid_training_is_requeued_at_once_by_its_worker_and_finishes_once(workers):
+    build_shop_history()
+    worker = workers.start(PIPELINE_STAGE_DELAY_SECONDS="0.4")
+    run = services.run_request(kind=Run.Kind.RECOMMENDER)
+    wait_for(
+        lambda: refreshed(run).status == Run.Status.RUNNING and run.stage != "",
+        timeout=60,
+        message="the retrain never started",
+        logs=workers.logs,
+    )
+
+    assert worker.kill_pool_children()
+
+    wait_for(
+        lambda: not refreshed(run).is_active, timeout=90, message="the run never ended", logs=workers.logs
+    )
+    assert run.status == Run.Status.SUCCEEDED, run.error
+    assert run.attempts == 2
+    assert ModelVersion.objects.count() == 1
+    assert ModelVersion.objects.get().run_key == run.run_key
+    assert "WorkerLostError" in worker.log() or "exited prematurely" in worker.log()
