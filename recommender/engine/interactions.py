@@ -69,9 +69,7 @@ def build_interactions(
     """Builds the matrices; ``products`` and ``customers`` fix the id order and may hold ids without sales."""
     pairs = _distinct_pairs(purchases)
     placed = pd.to_datetime(pairs.placed_at)
-    as_of = (
-        pd.Timestamp(as_of) if as_of is not None else (placed.max() if len(placed) else pd.Timestamp.now())
-    )
+    as_of = _as_of_like(placed, as_of)
     if products is None:
         products = np.sort(pairs["product"].unique())
     if customers is None:
@@ -102,6 +100,17 @@ def build_interactions(
         basket_customer,
         basket_position,
     )
+
+
+def _as_of_like(placed: pd.Series, as_of: pd.Timestamp | None) -> pd.Timestamp:
+    """The reference time, in the purchases' time zone (or naive like them) so ages can be subtracted."""
+    tz = placed.dt.tz
+    if as_of is None:
+        return placed.max() if len(placed) else pd.Timestamp.now(tz=tz)
+    as_of = pd.Timestamp(as_of)
+    if tz is not None:
+        return as_of.tz_localize(tz) if as_of.tzinfo is None else as_of.tz_convert(tz)
+    return as_of.tz_convert("UTC").tz_localize(None) if as_of.tzinfo is not None else as_of
 
 
 def _baskets(

@@ -151,6 +151,27 @@ def test_confidence_counts_distinct_orders_not_lines():
     assert interactions.confidence[1, 1] == 1
 
 
+def test_ages_are_measured_whatever_the_time_zones_of_purchases_and_as_of():
+    empty = pd.DataFrame(
+        {
+            "customer": pd.Series([], dtype=int),
+            "product": pd.Series([], dtype=int),
+            "order": pd.Series([], dtype=int),
+            "placed_at": pd.Series([], dtype="datetime64[ns, UTC]"),
+        }
+    )
+    assert build_interactions(empty, products=np.array([1, 2]), customers=np.array([7])).shape == (1, 2)
+
+    aware = pd.DataFrame(
+        {"customer": [1], "product": [1], "order": [1], "placed_at": pd.to_datetime(["2024-01-01"], utc=True)}
+    )
+    naive_as_of = build_interactions(aware, as_of=pd.Timestamp("2024-01-31"), half_life_days=30.0)
+    assert naive_as_of.recency[0, 0] == pytest.approx(0.5)
+    naive = aware.assign(placed_at=aware.placed_at.dt.tz_localize(None))
+    aware_as_of = build_interactions(naive, as_of=pd.Timestamp("2024-01-31", tz="UTC"), half_life_days=30.0)
+    assert aware_as_of.recency[0, 0] == pytest.approx(0.5)
+
+
 def test_time_split_tests_only_returning_customers_and_known_products():
     purchases = pd.DataFrame(
         {
