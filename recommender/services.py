@@ -2,7 +2,7 @@
 
 ``recommender_train`` loads purchases and ratings through the selectors, fits the engine, stores
 the version's metrics and artifacts, writes its lists in bulk and activates it. The Celery task
-(``recommender.tasks``, owned elsewhere) wraps it; keep its signature.
+``pipeline.tasks.recommender_retrain`` wraps it.
 """
 
 from __future__ import annotations
