@@ -161,8 +161,8 @@ class ReorderSuggestionQuerySet(models.QuerySet["ReorderSuggestion"]):
         return self.filter(status=ReorderSuggestion.Status.OPEN)
 
     def by_urgency(self) -> ReorderSuggestionQuerySet:
-        """Soonest projected stock-out first; suggestions with no stock-out in the horizon last."""
-        return self.order_by(models.F("projected_stockout").asc(nulls_last=True), "-quantity")
+        """Soonest stock-out first, none in the horizon last; ties by id so pages are stable."""
+        return self.order_by(models.F("projected_stockout").asc(nulls_last=True), "-quantity", "pk")
 
 
 class ReorderSuggestion(models.Model):

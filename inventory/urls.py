@@ -1,3 +1,8 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from . import api
+
+urlpatterns = [
+    path("reorders/", api.ReorderSuggestionListApi.as_view(), name="reorder-list"),
+    path("products/<int:pk>/forecast/", api.ProductForecastApi.as_view(), name="product-forecast"),
+]
