@@ -172,6 +172,7 @@ class ReorderSuggestion(models.Model):
         OPEN = "open", "Open"
         ORDERED = "ordered", "Ordered"
         DISMISSED = "dismissed", "Dismissed"
+        SUPERSEDED = "superseded", "Superseded by a later run"
 
     run = models.ForeignKey(ForecastRun, on_delete=models.CASCADE, related_name="suggestions")
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="reorder_suggestions")

@@ -203,12 +203,26 @@ def forecast_run_finish(*, run_id: int) -> ForecastRun:
     suggestions = reorder_suggestions_for(run=run, forecasts=forecasts)
     run.suggestions.filter(status=ReorderSuggestion.Status.OPEN).delete()
     kept = set(run.suggestions.values_list("product_id", flat=True))
+    covered_later = _products_in_later_runs(run)
+    for suggestion in suggestions:
+        if suggestion.product_id in covered_later:
+            suggestion.status = ReorderSuggestion.Status.SUPERSEDED
     ReorderSuggestion.objects.bulk_create(s for s in suggestions if s.product_id not in kept)
+    # Only the newest view of a product stays open; older ones are kept, marked, for the record.
+    ReorderSuggestion.objects.open().filter(
+        product_id__in=run.product_ids, run__as_of__lte=run.as_of
+    ).exclude(run=run).update(status=ReorderSuggestion.Status.SUPERSEDED)
     run.metrics["suggestions"] = len(suggestions)
     run.status = ForecastRun.Status.COMPLETE
     run.finished_at = run.finished_at or timezone.now()
     run.save(update_fields=["metrics", "status", "finished_at"])
     return run
+
+
+def _products_in_later_runs(run: ForecastRun) -> set[int]:
+    """Products that a complete run with a later as-of date already forecast (a backfill is history)."""
+    later = ForecastRun.objects.filter(status=ForecastRun.Status.COMPLETE, as_of__gt=run.as_of)
+    return {pid for product_ids in later.values_list("product_ids", flat=True) for pid in product_ids}
 
 
 def reorder_suggestions_for(

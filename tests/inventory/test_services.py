@@ -160,6 +160,30 @@ def test_a_forecast_run_forecasts_every_product_and_suggests_reorders_for_those_
     assert run.metrics["products"] == 2 and run.metrics["suggestions"] == 1
 
 
+def test_only_the_newest_run_leaves_a_products_suggestion_open():
+    supplier = Supplier.objects.create(name="Acme", lead_time_days=7)
+    busy = make_product(stock=10)
+    ProductSupply.objects.create(product=busy, supplier=supplier)
+    record_sales(busy, weekly_sales(20, scale=3))
+    as_of = START + timedelta(days=140)
+    Status = ReorderSuggestion.Status
+
+    first = services.forecast_retrain(as_of=as_of - timedelta(days=7))
+    second = services.forecast_retrain(as_of=as_of)
+    assert ReorderSuggestion.objects.get(run=first).status == Status.SUPERSEDED
+    assert ReorderSuggestion.objects.get(run=second).status == Status.OPEN
+
+    # A backfill for an earlier date is history: it neither opens a suggestion nor closes the current one.
+    backfill = services.forecast_retrain(as_of=as_of - timedelta(days=3))
+    assert ReorderSuggestion.objects.get(run=backfill).status == Status.SUPERSEDED
+    assert list(ReorderSuggestion.objects.open()) == [ReorderSuggestion.objects.get(run=second)]
+
+    # What staff already acted on keeps its status.
+    services.purchase_orders_from_suggestions(suggestion_ids=[ReorderSuggestion.objects.get(run=second).pk])
+    services.forecast_retrain(as_of=as_of + timedelta(days=1))
+    assert ReorderSuggestion.objects.get(run=second).status == Status.ORDERED
+
+
 def test_start_is_idempotent_on_its_run_key_and_chunks_and_finish_can_run_twice():
     product = make_product()
     record_sales(product, weekly_sales(20))
