@@ -13,6 +13,9 @@ from django.urls import reverse
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 
+from shop.admin import ProductAdmin as ShopProductAdmin
+from shop.models import Product
+
 from . import selectors, services
 from .charts import forecast_chart_svg
 from .models import (
@@ -26,6 +29,39 @@ from .models import (
     Supplier,
 )
 from .policy import SupplyTerms, reorder_plan
+
+
+def forecast_chart_html(obj: ProductForecast) -> str:
+    """History, forecast, interval and reorder point of a stored forecast, as inline SVG."""
+    matrix = selectors.demand_matrix(before=obj.run.as_of, product_ids=[obj.product_id])
+    history = matrix.loc[obj.product_id] if obj.product_id in matrix.index else pd.Series(dtype=float)
+    history = history[history.index >= pd.Timestamp(obj.run.as_of - timedelta(days=120))]
+    inputs = selectors.policy_inputs_for(product_ids=[obj.product_id])[obj.product_id]
+    plan = reorder_plan(
+        forecast=np.asarray(obj.values, dtype=float),
+        errors=np.asarray(obj.lead_time_errors, dtype=float),
+        service_level=inputs.service_level,
+        terms=SupplyTerms(
+            lead_time_days=obj.lead_time_days,
+            unit_cost=inputs.terms.unit_cost,
+            minimum_order=inputs.terms.minimum_order,
+            pack_size=inputs.terms.pack_size,
+        ),
+        on_hand=inputs.on_hand,
+        on_order=inputs.on_order,
+        reserved=inputs.reserved,
+    )
+    svg = forecast_chart_svg(
+        history=history,
+        forecast=np.asarray(obj.values, dtype=float),
+        as_of=obj.run.as_of,
+        lead_time_errors=np.asarray(obj.lead_time_errors, dtype=float),
+        lead_time_days=obj.lead_time_days,
+        reorder_point=plan.reorder_point,
+        position=plan.inventory_position,
+    )
+    # The SVG is produced by matplotlib from numbers only; nothing user-typed reaches it.
+    return mark_safe(svg)
 
 
 @admin.register(Supplier)
@@ -132,37 +168,7 @@ class ProductForecastAdmin(admin.ModelAdmin):
 
     @admin.display(description="history, forecast and reorder point")
     def chart(self, obj: ProductForecast) -> str:
-        if obj.pk is None:
-            return "-"
-        matrix = selectors.demand_matrix(before=obj.run.as_of, product_ids=[obj.product_id])
-        history = matrix.loc[obj.product_id] if obj.product_id in matrix.index else pd.Series(dtype=float)
-        history = history[history.index >= pd.Timestamp(obj.run.as_of - timedelta(days=120))]
-        inputs = selectors.policy_inputs_for(product_ids=[obj.product_id])[obj.product_id]
-        plan = reorder_plan(
-            forecast=np.asarray(obj.values, dtype=float),
-            errors=np.asarray(obj.lead_time_errors, dtype=float),
-            service_level=inputs.service_level,
-            terms=SupplyTerms(
-                lead_time_days=obj.lead_time_days,
-                unit_cost=inputs.terms.unit_cost,
-                minimum_order=inputs.terms.minimum_order,
-                pack_size=inputs.terms.pack_size,
-            ),
-            on_hand=inputs.on_hand,
-            on_order=inputs.on_order,
-            reserved=inputs.reserved,
-        )
-        svg = forecast_chart_svg(
-            history=history,
-            forecast=np.asarray(obj.values, dtype=float),
-            as_of=obj.run.as_of,
-            lead_time_errors=np.asarray(obj.lead_time_errors, dtype=float),
-            lead_time_days=obj.lead_time_days,
-            reorder_point=plan.reorder_point,
-            position=plan.inventory_position,
-        )
-        # The SVG is produced by matplotlib from numbers only; nothing user-typed reaches it.
-        return mark_safe(svg)
+        return forecast_chart_html(obj) if obj.pk is not None else "-"
 
     def has_add_permission(self, request):
         return False
@@ -316,3 +322,19 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     @admin.action(description="Cancel")
     def cancel(self, request, queryset):
         self._apply(request, queryset, services.purchase_order_cancel, "Cancelled")
+
+
+# The shop's Product page gains the forecast chart here, because shop must not import inventory.
+admin.site.unregister(Product)
+
+
+@admin.register(Product)
+class ProductWithForecastAdmin(ShopProductAdmin):
+    readonly_fields = [*ShopProductAdmin.readonly_fields, "demand_forecast"]
+
+    @admin.display(description="demand forecast")
+    def demand_forecast(self, obj: Product) -> str:
+        forecast = selectors.latest_forecast_for(product=obj) if obj.pk else None
+        if forecast is None:
+            return "No forecast yet: start a forecast run from the forecast runs page."
+        return forecast_chart_html(forecast)

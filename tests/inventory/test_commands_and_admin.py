@@ -133,6 +133,10 @@ def test_admin_lists_runs_suggestions_by_urgency_and_shows_the_forecast_chart(st
     page = staff_client.get(reverse("admin:inventory_productforecast_change", args=[forecast.pk]))
     assert page.status_code == 200
     assert b"<svg" in page.content and b"reorder point" in page.content
+    product_page = staff_client.get(reverse("admin:shop_product_change", args=[catalogue[0].pk]))
+    assert b"<svg" in product_page.content and b"reorder point" in product_page.content
+    unforecast = staff_client.get(reverse("admin:shop_product_change", args=[make_product().pk]))
+    assert unforecast.status_code == 200 and b"No forecast yet" in unforecast.content
     supply_page = staff_client.get(reverse("admin:inventory_productsupply_changelist"))
     assert (
         reverse("admin:inventory_productforecast_change", args=[forecast.pk]).encode() in supply_page.content
