@@ -46,12 +46,12 @@ class Command(BaseCommand):
         self.stderr.write(
             f"Loading the bundled {dataset} sample from {source.relative_to(settings.BASE_DIR)}"
         )
+        # Rejected rows go under var/, never beside the bundled sample inside the checkout.
+        rejects = str(self._rejects_path(dataset))
         if dataset == "retail":
-            call_command(
-                "import_transactions", str(source), rejects=str(self._rejects_path()), stdout=self.stderr
-            )
+            call_command("import_transactions", str(source), rejects=rejects, stdout=self.stderr)
         else:
-            call_command("import_ratings", str(source), stdout=self.stderr)
+            call_command("import_ratings", str(source), rejects=rejects, stdout=self.stderr)
         stocked = self._stock_products()
         self.stderr.write(f"Set demo stock levels for {stocked} products.")
         self._supply_terms()
@@ -59,8 +59,8 @@ class Command(BaseCommand):
             self._train(forecast=dataset == "retail")
         self._logins()
 
-    def _rejects_path(self) -> Path:
-        path = Path(settings.VAR_DIR) / "demo" / "online_retail_sample.rejected.csv"
+    def _rejects_path(self, dataset: str) -> Path:
+        path = Path(settings.VAR_DIR) / "demo" / f"{dataset}_sample.rejected.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
 
