@@ -4,9 +4,11 @@
         --cut 2011-07-01 --end 2011-09-30 --products 300 --lead-time 7 --workers 2
 
 ($DATA is ../shared/datasets/online-retail/online_retail_2010-12_2011-09.parquet.)
-Sets s and S per product from data before the cut (forecast + empirical backtest error of the
-lead-time total), replays the real demand after it and prints fill rate and units on hand per
-service level, and the units needed for a 95% fill rate (interpolated).
+Sets s and S per product from data before the cut (forecast + safety stock from rolling
+lead-time errors of each product's history, or with ``--safety-stock backtest`` from the
+forecaster's backtest errors alone, the earlier policy), replays the real demand after it
+and prints fill rate and units on hand per service level, and the units needed for a 95%
+fill rate (interpolated).
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ def main() -> None:
     parser.add_argument("--cover-days", type=int, default=14)
     parser.add_argument("--service-levels", default="0.8,0.9,0.95,0.98,0.99")
     parser.add_argument("--workers", type=int, default=1)
+    parser.add_argument("--safety-stock", choices=["rolling", "backtest"], default="rolling")
     args = parser.parse_args()
 
     cut, end = pd.Timestamp(args.cut), pd.Timestamp(args.end)
@@ -61,6 +64,7 @@ def main() -> None:
                 service_level=level,
                 terms=SupplyTerms(lead_time_days=args.lead_time),
                 cover_days=args.cover_days,
+                history=history.loc[p].to_numpy() if args.safety_stock == "rolling" else None,
             )
             for p in top
         ]

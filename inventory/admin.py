@@ -50,6 +50,8 @@ def forecast_chart_html(obj: ProductForecast) -> str:
         on_hand=inputs.on_hand,
         on_order=inputs.on_order,
         reserved=inputs.reserved,
+        # The same history the nightly suggestions use, so the chart's s matches theirs.
+        history=services.demand_histories(as_of=obj.run.as_of, product_ids=[obj.product_id])[obj.product_id],
     )
     svg = forecast_chart_svg(
         history=history,

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Sum
+from django.db.models import Min, Sum
 from django.db.models.functions import TruncDate
 
 from shop.models import Cancellation, Order, OrderLine, Product, StockRecord
@@ -82,6 +82,12 @@ def top_products_by_units(*, before: date, limit: int) -> list[int]:
         .order_by("-units", "product_id")
         .values_list("product_id", flat=True)[:limit]
     )
+
+
+def first_demand_day() -> date | None:
+    """The UTC day of the earliest order: where every product's demand history starts."""
+    first = Order.objects.aggregate(first=Min("placed_at"))["first"]
+    return first.astimezone(UTC).date() if first else None
 
 
 def latest_demand_day() -> date | None:

@@ -36,7 +36,7 @@ from .models import (
     ReorderSuggestion,
     Supplier,
 )
-from .policy import SupplyTerms, reorder_plan
+from .policy import ROLLING_HISTORY_DAYS, SupplyTerms, reorder_plan
 
 Progress = Callable[[str, int, int], None]
 
@@ -225,11 +225,33 @@ def _products_in_later_runs(run: ForecastRun) -> set[int]:
     return {pid for product_ids in later.values_list("product_ids", flat=True) for pid in product_ids}
 
 
+def demand_histories(*, as_of: date, product_ids: list[int]) -> dict[int, np.ndarray]:
+    """Daily demand before ``as_of`` per product, as much as the policy's rolling errors use.
+
+    Every product's series starts on the same day (the shop's first order or
+    ``ROLLING_HISTORY_DAYS`` back, whichever is later), so days before a product's first sale are zeros:
+    the policy counts a recent launch's ramp-up as error. The admin, the nightly
+    suggestions and ``reorder_policy`` all read histories here so they agree.
+    """
+    first = selectors.first_demand_day()
+    end = as_of - timedelta(days=1)
+    if first is None or first > end or not product_ids:
+        return {pid: np.zeros(0) for pid in product_ids}
+    start = max(first, as_of - timedelta(days=ROLLING_HISTORY_DAYS))
+    matrix = selectors.demand_matrix(before=as_of, product_ids=product_ids)
+    matrix = matrix.reindex(
+        index=product_ids, columns=pd.date_range(start, end, freq="D"), fill_value=0.0
+    ).fillna(0.0)
+    return {pid: row for pid, row in zip(product_ids, matrix.to_numpy(), strict=True)}
+
+
 def reorder_suggestions_for(
     *, run: ForecastRun, forecasts: Sequence[ProductForecast]
 ) -> list[ReorderSuggestion]:
     """Unsaved suggestions for the products whose inventory position is at or below the reorder point."""
-    inputs = selectors.policy_inputs_for(product_ids=[f.product_id for f in forecasts])
+    product_ids = [f.product_id for f in forecasts]
+    inputs = selectors.policy_inputs_for(product_ids=product_ids)
+    histories = demand_histories(as_of=run.as_of, product_ids=product_ids)
     suggestions = []
     for forecast in forecasts:
         product_inputs = inputs[forecast.product_id]
@@ -245,6 +267,7 @@ def reorder_suggestions_for(
             holding_cost_rate=run.settings.get("holding_cost_rate", 0.25),
             cover_days=run.settings.get("cover_days", 14),
             as_of=run.as_of,
+            history=histories[forecast.product_id],
         )
         if plan.suggested_quantity <= 0:
             continue
@@ -328,11 +351,17 @@ def reorder_levels_forecasts(
 def reorder_levels_from(
     *,
     forecasts: dict[int, EngineForecast],
+    histories: dict[int, np.ndarray],
     lead_time_days: int,
     service_level: float,
     cover_days: int | None = None,
 ) -> list[ReorderLevels]:
-    """s and S for each product at one service level; Q is ``cover_days`` of forecast demand."""
+    """s and S for each product at one service level; Q is ``cover_days`` of forecast demand.
+
+    ``histories`` come from ``demand_histories`` with the forecasts' as-of date (load
+    them once for several service levels); a product missing from it falls back to
+    its backtest errors.
+    """
     skus = dict(Product.objects.filter(pk__in=list(forecasts)).values_list("pk", "sku"))
     cover = cover_days if cover_days is not None else int(_inventory_setting("ORDER_COVER_DAYS", 14))
     levels = []
@@ -344,6 +373,7 @@ def reorder_levels_from(
             service_level=service_level,
             terms=SupplyTerms(lead_time_days=lead_time_days),
             cover_days=cover,
+            history=histories.get(pid),
         )
         levels.append(ReorderLevels(pid, skus[pid], round(plan.reorder_point, 2), round(plan.order_up_to, 2)))
     return levels

@@ -14,9 +14,12 @@ from inventory.policy import (
     economic_order_quantity,
     inventory_position,
     lead_time_demand,
+    normal_safety_stock,
     order_quantity,
+    policy_safety_stock,
     projected_stockout,
     reorder_plan,
+    rolling_lead_time_errors,
     round_to_supply_terms,
     safety_stock,
 )
@@ -47,6 +50,52 @@ def test_safety_stock_is_never_negative_and_zero_without_errors():
     assert safety_stock(np.array([]), 0.95) == 0.0
     with pytest.raises(ValueError):
         safety_stock(np.array([1.0]), 1.0)
+
+
+def test_rolling_errors_compare_each_lead_time_total_with_the_window_mean_lag_days_earlier():
+    # Lead time 2, window 2, lags 0 and 1, every origin: history 1, 1, 3, 5, 0.
+    history = np.array([1.0, 1.0, 3.0, 5.0, 0.0])
+
+    errors = rolling_lead_time_errors(history, 2, days=10, window=2, lags=(0, 1))
+
+    # Lag 0: origins t = 2, 3 (a full window before, a full lead time after).
+    #   t=2: actual 3+5 = 8, mean(1, 1) * 2 = 2 -> 6;  t=3: actual 5+0 = 5, mean(1, 3) * 2 = 4 -> 1.
+    # Lag 1: only t = 3: actual 5, mean of days 0-1 (1, 1) * 2 = 2 -> 3.
+    assert errors.tolist() == [6.0, 1.0, 3.0]
+    # ``days`` keeps only origins among the last days: the last 2 (days 3 and 4) leave t = 3.
+    assert rolling_lead_time_errors(history, 2, days=2, window=2, lags=(0,)).tolist() == [1.0]
+    assert len(rolling_lead_time_errors(np.zeros(30), 2)) == 0
+
+
+def test_normal_safety_stock_is_z_times_the_rms_including_bias():
+    errors = np.array([3.0, 4.0, 3.0, 4.0])  # rms sqrt(12.5) = 3.536: the bias counts, unlike sd 0.5
+
+    assert normal_safety_stock(errors, 0.95) == pytest.approx(1.644854 * math.sqrt(12.5), rel=1e-5)
+    assert normal_safety_stock(errors, 0.3) == 0.0  # z < 0: never negative
+    assert normal_safety_stock(np.array([]), 0.95) == 0.0
+
+
+def test_policy_safety_stock_uses_rolling_errors_with_enough_history_else_the_backtest():
+    backtest = np.array([-5.0, 0.0, 5.0, 10.0, 20.0, 0.0, -5.0, 5.0, 10.0, 0.0])
+    # 10 a day, then 20 a day for the last 60 days: the 28-day means lag behind the rise.
+    history = np.r_[np.full(120, 10.0), np.full(60, 20.0)]
+    rolling = rolling_lead_time_errors(history, 7)
+
+    buffer, rule = policy_safety_stock(
+        backtest_errors=backtest, service_level=0.9, lead_time_days=7, history=history
+    )
+    assert rule == "rolling"
+    assert buffer == pytest.approx(1.281552 * math.sqrt(np.mean(rolling**2)), rel=1e-5)
+    # A flat history has no rolling error at all.
+    assert policy_safety_stock(
+        backtest_errors=backtest, service_level=0.9, lead_time_days=7, history=np.full(180, 10.0)
+    ) == (0.0, "rolling")
+    # Too little history (fewer than 28 errors) or none given: the backtest rule (11, as below).
+    for short in (np.full(40, 10.0), None):
+        buffer, rule = policy_safety_stock(
+            backtest_errors=backtest, service_level=0.9, lead_time_days=7, history=short
+        )
+        assert (rule, buffer) == ("backtest", pytest.approx(11.0))
 
 
 def test_eoq_matches_wilsons_formula():
@@ -113,6 +162,29 @@ def test_reorder_plan_orders_up_to_s_plus_q_when_the_position_reaches_s():
     assert plan.suggested_quantity == 175  # S - position = 156, rounded up to packs of 25
     assert plan.stockout_date == date(2024, 3, 8)  # cumulative demand 80 > 75 on the eighth day
     assert "reorder point" in plan.reason
+
+
+def test_reorder_plan_takes_safety_stock_from_the_history_when_given():
+    # Demand steps from 10 to 20 a day 14 days before the as-of date.
+    history = np.r_[np.full(166, 10.0), np.full(14, 20.0)]
+    # A lead time wholly after the step sells 7 x 20 = 140; measured against a 28-day mean taken
+    # 14 or more days back (all before the step, 7 x 10 = 70) its error is 70, the largest.
+    errors = rolling_lead_time_errors(history, 7)
+    assert errors.max() == pytest.approx(140 - 70)
+    expected = 1.644854 * math.sqrt(np.mean(errors**2))
+
+    plan = reorder_plan(
+        forecast=np.full(28, 20.0),
+        errors=np.zeros(10),
+        service_level=0.95,
+        terms=SupplyTerms(lead_time_days=7),
+        cover_days=14,
+        history=history,
+    )
+
+    assert plan.safety_stock == pytest.approx(expected, rel=1e-5)
+    assert plan.reorder_point == pytest.approx(140 + expected, rel=1e-5)
+    assert plan.order_up_to == pytest.approx(140 + expected + 280, rel=1e-5)
 
 
 def test_reorder_plan_suggests_nothing_above_the_reorder_point():

@@ -298,3 +298,35 @@ def test_demo_supply_terms_give_products_without_terms_the_demo_supplier_once():
     terms = ProductSupply.objects.get(product=priced)
     assert terms.supplier.name == services.DEMO_SUPPLIER and terms.unit_cost == Decimal("3.00")
     assert ProductSupply.objects.get(product=kept).supplier == own_supplier
+
+
+def test_demand_histories_start_at_the_shops_first_order_with_zeros_before_a_products_first_sale():
+    old, new = make_product(), make_product()
+    record_sales(old, [5, 0, 7])
+    record_sales(new, [4], start=START + timedelta(days=2))
+
+    histories = services.demand_histories(as_of=START + timedelta(days=4), product_ids=[old.pk, new.pk])
+
+    assert histories[old.pk].tolist() == [5.0, 0.0, 7.0, 0.0]
+    assert histories[new.pk].tolist() == [0.0, 0.0, 4.0, 0.0]  # not trimmed to its first sale
+    assert services.demand_histories(as_of=START, product_ids=[old.pk])[old.pk].tolist() == []
+
+
+def test_suggestions_and_reorder_levels_take_safety_stock_from_rolling_errors():
+    supplier = Supplier.objects.create(name="Acme", lead_time_days=7)
+    product = make_product(stock=0)
+    ProductSupply.objects.create(product=product, supplier=supplier)
+    record_sales(product, weekly_sales(20, scale=3))
+    as_of = START + timedelta(days=140)
+
+    run = services.forecast_retrain(as_of=as_of)
+
+    suggestion = ReorderSuggestion.objects.get(run=run, product=product)
+    assert "rolling errors" in suggestion.reason
+    forecasts = services.reorder_levels_forecasts(as_of=as_of, lead_time_days=7, product_ids=[product.pk])
+    histories = services.demand_histories(as_of=as_of, product_ids=[product.pk])
+    (level,) = services.reorder_levels_from(
+        forecasts=forecasts, histories=histories, lead_time_days=7, service_level=suggestion.service_level
+    )
+    # The same policy as the suggestion (same data, lead time and service level).
+    assert level.reorder_point == pytest.approx(float(suggestion.reorder_point), abs=0.01)

@@ -9,7 +9,7 @@ from datetime import date
 from django.core.management.base import BaseCommand, CommandError
 from tqdm import tqdm
 
-from inventory.services import reorder_levels_forecasts, reorder_levels_from
+from inventory.services import demand_histories, reorder_levels_forecasts, reorder_levels_from
 
 
 class Command(BaseCommand):
@@ -35,6 +35,7 @@ class Command(BaseCommand):
             )
         levels = reorder_levels_from(
             forecasts=forecasts,
+            histories=demand_histories(as_of=options["as_of"], product_ids=list(forecasts)),
             lead_time_days=options["lead_time_days"],
             service_level=options["service_level"],
             cover_days=options["cover_days"],

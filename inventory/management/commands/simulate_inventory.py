@@ -10,7 +10,7 @@ from tqdm import tqdm
 
 from inventory import selectors
 from inventory.forecasting.replay import replay, units_for_fill_rate
-from inventory.services import reorder_levels_forecasts, reorder_levels_from
+from inventory.services import demand_histories, reorder_levels_forecasts, reorder_levels_from
 
 
 class Command(BaseCommand):
@@ -43,12 +43,14 @@ class Command(BaseCommand):
             )
         actual = selectors.demand_matrix(before=end + timedelta(days=1), product_ids=product_ids)
         actual = actual.reindex(index=product_ids, fill_value=0.0).loc[:, str(cut) :].fillna(0.0)
+        histories = demand_histories(as_of=cut, product_ids=product_ids)
         points = []
         for level in levels:
             policy = {
                 row.product_id: row
                 for row in reorder_levels_from(
                     forecasts=forecasts,
+                    histories=histories,
                     lead_time_days=lead_time,
                     service_level=level,
                     cover_days=options["cover_days"],
