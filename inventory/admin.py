@@ -28,7 +28,6 @@ from .models import (
     ReorderSuggestion,
     Supplier,
 )
-from .policy import SupplyTerms, reorder_plan
 
 
 def forecast_chart_html(obj: ProductForecast) -> str:
@@ -36,23 +35,7 @@ def forecast_chart_html(obj: ProductForecast) -> str:
     matrix = selectors.demand_matrix(before=obj.run.as_of, product_ids=[obj.product_id])
     history = matrix.loc[obj.product_id] if obj.product_id in matrix.index else pd.Series(dtype=float)
     history = history[history.index >= pd.Timestamp(obj.run.as_of - timedelta(days=120))]
-    inputs = selectors.policy_inputs_for(product_ids=[obj.product_id])[obj.product_id]
-    plan = reorder_plan(
-        forecast=np.asarray(obj.values, dtype=float),
-        errors=np.asarray(obj.lead_time_errors, dtype=float),
-        service_level=inputs.service_level,
-        terms=SupplyTerms(
-            lead_time_days=obj.lead_time_days,
-            unit_cost=inputs.terms.unit_cost,
-            minimum_order=inputs.terms.minimum_order,
-            pack_size=inputs.terms.pack_size,
-        ),
-        on_hand=inputs.on_hand,
-        on_order=inputs.on_order,
-        reserved=inputs.reserved,
-        # The same history the nightly suggestions use, so the chart's s matches theirs.
-        history=services.demand_histories(as_of=obj.run.as_of, product_ids=[obj.product_id])[obj.product_id],
-    )
+    plan, _ = services.reorder_plans_for(run=obj.run, forecasts=[obj])[obj.product_id]
     svg = forecast_chart_svg(
         history=history,
         forecast=np.asarray(obj.values, dtype=float),

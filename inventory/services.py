@@ -36,7 +36,7 @@ from .models import (
     ReorderSuggestion,
     Supplier,
 )
-from .policy import ROLLING_HISTORY_DAYS, SupplyTerms, reorder_plan
+from .policy import ROLLING_HISTORY_DAYS, ReorderPlan, SupplyTerms, reorder_plan
 
 Progress = Callable[[str, int, int], None]
 
@@ -245,36 +245,52 @@ def demand_histories(*, as_of: date, product_ids: list[int]) -> dict[int, np.nda
     return {pid: row for pid, row in zip(product_ids, matrix.to_numpy(), strict=True)}
 
 
+def reorder_plans_for(
+    *, run: ForecastRun, forecasts: Sequence[ProductForecast]
+) -> dict[int, tuple[ReorderPlan, selectors.ProductPolicyInputs]]:
+    """The policy's plan for each forecast product, with the stock and terms it was computed from.
+
+    The one place that turns a stored forecast into s, Q and S: the nightly suggestions and
+    the admin chart both call it, so they always agree.
+    """
+    product_ids = [f.product_id for f in forecasts]
+    inputs = selectors.policy_inputs_for(product_ids=product_ids)
+    histories = demand_histories(as_of=run.as_of, product_ids=product_ids)
+    plans = {}
+    for forecast in forecasts:
+        product_inputs = inputs[forecast.product_id]
+        plans[forecast.product_id] = (
+            reorder_plan(
+                forecast=np.asarray(forecast.values, dtype=float),
+                errors=np.asarray(forecast.lead_time_errors, dtype=float),
+                service_level=product_inputs.service_level,
+                terms=product_inputs.terms,
+                on_hand=product_inputs.on_hand,
+                on_order=product_inputs.on_order,
+                reserved=product_inputs.reserved,
+                ordering_cost=run.settings.get("ordering_cost", 20.0),
+                holding_cost_rate=run.settings.get("holding_cost_rate", 0.25),
+                cover_days=run.settings.get("cover_days", 14),
+                as_of=run.as_of,
+                history=histories[forecast.product_id],
+            ),
+            product_inputs,
+        )
+    return plans
+
+
 def reorder_suggestions_for(
     *, run: ForecastRun, forecasts: Sequence[ProductForecast]
 ) -> list[ReorderSuggestion]:
     """Unsaved suggestions for the products whose inventory position is at or below the reorder point."""
-    product_ids = [f.product_id for f in forecasts]
-    inputs = selectors.policy_inputs_for(product_ids=product_ids)
-    histories = demand_histories(as_of=run.as_of, product_ids=product_ids)
     suggestions = []
-    for forecast in forecasts:
-        product_inputs = inputs[forecast.product_id]
-        plan = reorder_plan(
-            forecast=np.asarray(forecast.values, dtype=float),
-            errors=np.asarray(forecast.lead_time_errors, dtype=float),
-            service_level=product_inputs.service_level,
-            terms=product_inputs.terms,
-            on_hand=product_inputs.on_hand,
-            on_order=product_inputs.on_order,
-            reserved=product_inputs.reserved,
-            ordering_cost=run.settings.get("ordering_cost", 20.0),
-            holding_cost_rate=run.settings.get("holding_cost_rate", 0.25),
-            cover_days=run.settings.get("cover_days", 14),
-            as_of=run.as_of,
-            history=histories[forecast.product_id],
-        )
+    for product_id, (plan, product_inputs) in reorder_plans_for(run=run, forecasts=forecasts).items():
         if plan.suggested_quantity <= 0:
             continue
         suggestions.append(
             ReorderSuggestion(
                 run=run,
-                product_id=forecast.product_id,
+                product_id=product_id,
                 supplier_id=product_inputs.supplier_id,
                 quantity=plan.suggested_quantity,
                 reorder_point=round(plan.reorder_point, 2),
