@@ -51,6 +51,9 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=1)
     parser.add_argument("--expensive-min-daily", type=float, default=5.0, help="Statsmodels above this")
     parser.add_argument("--premium-min-daily", type=float, default=None, help="ETS and ARIMA above this")
+    parser.add_argument(
+        "--shrink-window", type=int, default=168, help="Long-run level the forecast is shrunk to; 0: off"
+    )
     parser.add_argument("--all", action="store_true", help="Also time forecasts for every product")
     args = parser.parse_args()
 
@@ -67,6 +70,7 @@ def main() -> None:
         "horizon": args.horizon,
         "expensive_min_daily": args.expensive_min_daily,
         "premium_min_daily": args.premium_min_daily,
+        "shrink_window": args.shrink_window or None,
     }
     results = forecast_frame(train.loc[top], workers=args.workers, **params)
     elapsed = time.perf_counter() - started
@@ -83,6 +87,7 @@ def main() -> None:
     )
     print("methods:", dict(Counter(results[p].method for p in top).most_common()))
     print("fallbacks:", sum(bool(results[p].fallback_reason) for p in top))
+    print(f"median weight of the long-run level: {np.median([results[p].level_shrink for p in top]):.2f}")
 
     if args.all:
         sold = train.index[(train.to_numpy() > 0).any(axis=1)]

@@ -135,6 +135,7 @@ class ProductForecastAdmin(admin.ModelAdmin):
         "method",
         "demand_class",
         "backtest_error",
+        "level_shrink",
         "forecast_total",
         "fallback",
     ]

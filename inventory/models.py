@@ -142,6 +142,10 @@ class ProductForecast(models.Model):
     lead_time_errors = models.JSONField(default=list, blank=True)
     candidates = models.JSONField(default=dict, blank=True)
     fallback_reason = models.TextField(blank=True)
+    level_shrink = models.FloatField(
+        default=0.0,
+        help_text="How far the 28-day total was pulled towards the 24-week level (0: not at all, 1: fully).",
+    )
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -155,6 +155,7 @@ def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
             lead_time_errors=[round(float(v), 3) for v in result.lead_time_errors],
             candidates={name: round(float(score), 4) for name, score in result.candidates.items()},
             fallback_reason=result.fallback_reason[:2000],
+            level_shrink=round(float(result.level_shrink), 4),
         )
         for pid, result in results.items()
     ]
@@ -172,6 +173,7 @@ def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
                 "lead_time_errors",
                 "candidates",
                 "fallback_reason",
+                "level_shrink",
             ],
         )
     return len(rows)

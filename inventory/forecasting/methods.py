@@ -34,13 +34,18 @@ class ForecastMethod:
     min_history = 1
 
     def fit(self, series: pd.Series) -> ForecastMethod:
-        values = np.asarray(series, dtype=float)
+        index = pd.DatetimeIndex(series.index) if isinstance(series, pd.Series) else None
+        next_weekday = int((index[-1] + pd.Timedelta(days=1)).day_of_week) if index is not None else 0
+        return self.fit_values(np.asarray(series, dtype=float), next_weekday=next_weekday)
+
+    def fit_values(self, values: np.ndarray, *, next_weekday: int = 0) -> ForecastMethod:
+        """``fit`` on a bare array whose next day is ``next_weekday`` (Monday 0): no pandas overhead."""
+        values = np.asarray(values, dtype=float)
         if values.ndim != 1 or len(values) < self.min_history:
             raise FitFailed(f"needs at least {self.min_history} days of history, got {len(values)}")
         if not np.isfinite(values).all():
             raise FitFailed("history has non-finite values")
-        index = pd.DatetimeIndex(series.index) if isinstance(series, pd.Series) else None
-        self.next_weekday_ = int((index[-1] + pd.Timedelta(days=1)).day_of_week) if index is not None else 0
+        self.next_weekday_ = int(next_weekday)
         self.warnings_: list[str] = []
         self._fit(values)
         self.fitted_ = True

@@ -27,6 +27,7 @@ from inventory.forecasting.selection import (
     classify,
     forecast_frame,
     forecast_product,
+    shrink_total,
     winsorise,
 )
 
@@ -190,6 +191,46 @@ def test_selection_picks_the_trend_method_on_a_planted_growing_series():
     assert result.candidates["ma28"] > 3 * result.backtest_error
     assert result.backtest_error == min(result.candidates.values())
     assert result.values[:7].sum() == pytest.approx(7 * (20 + 0.4 * 213), rel=0.1)
+
+
+def test_fit_values_on_a_bare_array_matches_fit_on_a_dated_series():
+    values = np.tile([5.0, 9, 7, 8, 6, 0, 2], 20) + np.arange(140) / 20
+    dated = series(values)  # the day after the last one is a Monday, like START
+    bare = WeeklyProfileMean(56).fit_values(values, next_weekday=0)
+
+    assert np.allclose(bare.predict(14), WeeklyProfileMean(56).fit(dated).predict(14))
+    with pytest.raises(FitFailed):
+        HoltWinters().fit_values(values[:10])
+
+
+def test_shrink_total_blends_the_two_totals_geometrically():
+    forecast, anchor = np.full(28, 3.0), np.full(28, 12.0)  # totals 84 and 336
+
+    assert np.allclose(shrink_total(forecast, anchor, 0.0), forecast)
+    assert shrink_total(forecast, anchor, 1.0).sum() == pytest.approx(337 * 84 / 85)
+    half = shrink_total(forecast, anchor, 0.5)
+    assert half.sum() == pytest.approx(84 * np.sqrt(337 / 85))
+    assert np.allclose(half / forecast, half[0] / forecast[0])  # the daily shape is kept
+    assert np.allclose(shrink_total(np.zeros(28), anchor, 0.5), 0.0)
+
+
+def test_a_clean_trend_keeps_its_forecast_while_a_recent_jump_is_pulled_towards_the_long_run_level():
+    rng = np.random.default_rng(2)
+    days = np.arange(210)
+    trend = series(20 + 0.4 * days + np.tile([3, 3, 3, 3, 3, -15, 0], 30) + rng.normal(0, 1, 210))
+    # 180 days around 20 a day, then a month at 32: the kind of swing that mostly reverted in the shop's data.
+    jump = series(np.r_[rng.poisson(20, 182), rng.poisson(32, 28)])
+
+    trended = MethodSelector().fit(trend).result_
+    jumped = MethodSelector().fit(jump).result_
+    unshrunk = MethodSelector(shrink_window=None).fit(jump).result_
+
+    assert trended.level_shrink < 0.2
+    assert 0.3 < jumped.level_shrink < 0.7
+    assert unshrunk.level_shrink == 0.0
+    assert unshrunk.method == jumped.method
+    long_run = WeeklyProfileMean(168).fit(jump).predict(28).sum()
+    assert long_run < jumped.values.sum() < unshrunk.values.sum()
 
 
 def test_selection_picks_an_intermittent_method_for_an_intermittent_series_and_reports_lead_time_errors():

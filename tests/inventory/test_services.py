@@ -150,6 +150,7 @@ def test_a_forecast_run_forecasts_every_product_and_suggests_reorders_for_those_
     assert sorted(run.product_ids) == sorted([busy.pk, quiet.pk])
     forecast = ProductForecast.objects.get(run=run, product=busy)
     assert len(forecast.values) == run.horizon and forecast.lead_time_errors
+    assert 0 < forecast.level_shrink < 1  # the selector's pull towards the long-run level is kept
     assert sum(forecast.values) == pytest.approx(sum(weekly_sales(4, scale=3)), rel=0.15)
     suggestion = ReorderSuggestion.objects.get(run=run)
     assert suggestion.product == busy and suggestion.supplier == supplier
