@@ -18,6 +18,7 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 import inventory.services as inventory_services
+import recommender.services as recommender_services
 from inventory.models import ForecastRun, ProductForecast
 
 from .models import Run
@@ -155,6 +156,10 @@ def run_fail(*, run_id: int, error: str) -> Run:
     except ValidationError as exc:  # never let bookkeeping hide the original failure
         logger.warning("Run %s failed validation while recording its failure: %s", run_id, exc)
     run.save()
+    if run.kind == Run.Kind.RECOMMENDER:
+        recommender_services.model_version_abandon(
+            run_key=run.run_key, reason=f"Run #{run.pk} failed before this version finished: {run.error}"
+        )
     return run
 
 

@@ -129,15 +129,38 @@ def _clear_version(version: ModelVersion) -> None:
 
 def _mark_failed(*, version: ModelVersion, error: BaseException) -> None:
     logger.exception("recommender training of %s failed", version)
+    _fail_version(version, "".join(traceback.format_exception_only(type(error), error)).strip())
+
+
+def _fail_version(version: ModelVersion, message: str) -> None:
     with transaction.atomic():
         _clear_version(version)
         ModelVersion.objects.filter(pk=version.pk).update(
             status=ModelVersion.Status.FAILED,
             is_active=False,
             finished_at=timezone.now(),
-            error="".join(traceback.format_exception_only(type(error), error)).strip()[:4000],
+            error=message[:4000],
         )
     version.refresh_from_db()
+
+
+def model_version_abandon(*, run_key: str, reason: str) -> ModelVersion | None:
+    """Fail the version a run was still training when the run ended without it.
+
+    A hard time limit or a run that staff mark failed kills the task before its own error
+    handling runs; without this the version would show "training" for ever. A version that
+    finished (ready or active) is left alone.
+    """
+    with transaction.atomic():
+        version = (
+            ModelVersion.objects.select_for_update()
+            .filter(run_key=run_key, status=ModelVersion.Status.TRAINING)
+            .first()
+        )
+        if version is None:
+            return None
+        _fail_version(version, reason)
+    return version
 
 
 def _naive_utc(moment: datetime) -> pd.Timestamp:

@@ -8,9 +8,11 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 from django.db import IntegrityError, connection, transaction
+from django.utils import timezone
 
 from pipeline import services, tasks
 from pipeline.models import Run
+from recommender.models import ModelVersion
 
 
 @pytest.fixture
@@ -123,6 +125,24 @@ def test_a_repeated_delivery_of_a_finished_run_is_ignored_and_failure_does_not_o
     assert run.error == ""
     assert run.attempts == 1
     assert run.forecast_run_id == 3
+
+
+def test_a_recommender_run_that_fails_mid_training_takes_its_unfinished_version_down_with_it(db):
+    run = services.run_request(kind=Run.Kind.RECOMMENDER)
+    services.run_begin(run_id=run.pk)
+    # What a hard time limit leaves behind: the task claimed its version and was killed.
+    stranded = ModelVersion.objects.create(run_key=run.run_key, as_of=timezone.now())
+    finished = ModelVersion.objects.create(
+        run_key="pipeline-run-earlier", as_of=timezone.now(), status=ModelVersion.Status.READY
+    )
+
+    services.run_fail(run_id=run.pk, error="TimeLimitExceeded(3600)")
+
+    stranded.refresh_from_db()
+    assert stranded.status == ModelVersion.Status.FAILED
+    assert f"Run #{run.pk}" in stranded.error and "TimeLimitExceeded" in stranded.error
+    finished.refresh_from_db()
+    assert finished.status == ModelVersion.Status.READY
 
 
 def test_progress_is_recorded_while_running_and_clamped_to_the_total(db):
