@@ -71,14 +71,17 @@ class ProductSupplyAdmin(admin.ModelAdmin):
     list_filter = ["supplier"]
     search_fields = ["product__sku", "product__name"]
     raw_id_fields = ["product"]
+    list_select_related = ["product", "supplier"]
+
+    def get_queryset(self, request):
+        return selectors.with_latest_forecast(super().get_queryset(request))
 
     @admin.display(description="latest forecast")
     def forecast_link(self, obj: ProductSupply) -> str:
-        forecast = selectors.latest_forecast_for(product=obj.product)
-        if forecast is None:
+        if obj.latest_forecast_id is None:
             return "-"
-        url = reverse("admin:inventory_productforecast_change", args=[forecast.pk])
-        return format_html('<a href="{}">{}</a>', url, forecast.method)
+        url = reverse("admin:inventory_productforecast_change", args=[obj.latest_forecast_id])
+        return format_html('<a href="{}">{}</a>', url, obj.latest_forecast_method)
 
 
 @admin.register(CategoryServiceLevel)

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Min, Sum
+from django.db.models import Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 
 from shop.models import Cancellation, Order, OrderLine, Product, StockRecord
@@ -172,10 +172,21 @@ def latest_complete_run() -> ForecastRun | None:
     )
 
 
+def _complete_forecasts() -> QuerySet[ProductForecast]:
+    """Forecasts of complete runs, newest run first."""
+    return ProductForecast.objects.filter(run__status=ForecastRun.Status.COMPLETE).order_by(
+        "-run__created_at", "-run_id"
+    )
+
+
 def latest_forecast_for(*, product: Product) -> ProductForecast | None:
-    return (
-        ProductForecast.objects.filter(product=product, run__status=ForecastRun.Status.COMPLETE)
-        .select_related("run")
-        .order_by("-run__created_at", "-run_id")
-        .first()
+    return _complete_forecasts().filter(product=product).select_related("run").first()
+
+
+def with_latest_forecast(supplies: QuerySet[ProductSupply]) -> QuerySet[ProductSupply]:
+    """Annotate ``latest_forecast_id`` and ``latest_forecast_method`` in the same query (for lists)."""
+    latest = _complete_forecasts().filter(product=OuterRef("product"))
+    return supplies.annotate(
+        latest_forecast_id=Subquery(latest.values("pk")[:1]),
+        latest_forecast_method=Subquery(latest.values("method")[:1]),
     )

@@ -8,6 +8,8 @@ from datetime import date, timedelta
 
 import pytest
 from django.core.management import CommandError, call_command
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from inventory import services
@@ -173,3 +175,25 @@ def test_suggestions_sort_soonest_stockout_first():
     ordered = list(ReorderSuggestion.objects.by_urgency().values_list("projected_stockout", flat=True))
 
     assert ordered == [date(2024, 1, 3), date(2024, 1, 9), None]
+
+
+def test_the_supply_list_links_latest_forecasts_without_a_query_per_row(staff_client, catalogue):
+    supplier = Supplier.objects.create(name="Acme")
+    url = reverse("admin:inventory_productsupply_changelist")
+
+    def queries_for_list() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert staff_client.get(url).status_code == 200
+        return len(captured)
+
+    ProductSupply.objects.create(product=catalogue[0], supplier=supplier)
+    services.forecast_retrain(as_of=AS_OF)
+    one_row = queries_for_list()
+    for product in [catalogue[1], *(make_product() for _ in range(5))]:
+        ProductSupply.objects.create(product=product, supplier=supplier)
+    services.forecast_retrain(as_of=AS_OF + timedelta(days=1))
+    page = staff_client.get(url)
+
+    assert queries_for_list() == one_row
+    latest = ProductForecast.objects.filter(product=catalogue[1]).latest("run__created_at")
+    assert reverse("admin:inventory_productforecast_change", args=[latest.pk]).encode() in page.content
