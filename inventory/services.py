@@ -45,8 +45,13 @@ class InventoryError(Exception):
     """Domain errors of the inventory app (the admin shows them as messages)."""
 
 
-def _inventory_setting(name: str, default):
-    return settings.INVENTORY.get(name, default)
+def _policy_settings() -> dict:
+    """The cost and order-size settings a run records, so its suggestions can be recomputed later."""
+    return {
+        "ordering_cost": float(settings.INVENTORY["ORDERING_COST"]),
+        "holding_cost_rate": float(settings.INVENTORY["HOLDING_COST_RATE"]),
+        "cover_days": int(settings.INVENTORY["ORDER_COVER_DAYS"]),
+    }
 
 
 def _default_as_of() -> date:
@@ -84,9 +89,7 @@ def forecast_run_start(
         settings={
             "default_service_level": float(settings.INVENTORY["DEFAULT_SERVICE_LEVEL"]),
             "default_lead_time_days": int(settings.INVENTORY["DEFAULT_LEAD_TIME_DAYS"]),
-            "ordering_cost": float(settings.INVENTORY["ORDERING_COST"]),
-            "holding_cost_rate": float(settings.INVENTORY["HOLDING_COST_RATE"]),
-            "cover_days": int(_inventory_setting("ORDER_COVER_DAYS", 14)),
+            **_policy_settings(),
             "backtest_origins": 3,
         },
     )
@@ -258,6 +261,7 @@ def reorder_plans_for(
     product_ids = [f.product_id for f in forecasts]
     inputs = selectors.policy_inputs_for(product_ids=product_ids)
     histories = demand_histories(as_of=run.as_of, product_ids=product_ids)
+    policy = {**_policy_settings(), **run.settings}
     plans = {}
     for forecast in forecasts:
         product_inputs = inputs[forecast.product_id]
@@ -270,9 +274,9 @@ def reorder_plans_for(
                 on_hand=product_inputs.on_hand,
                 on_order=product_inputs.on_order,
                 reserved=product_inputs.reserved,
-                ordering_cost=run.settings.get("ordering_cost", 20.0),
-                holding_cost_rate=run.settings.get("holding_cost_rate", 0.25),
-                cover_days=run.settings.get("cover_days", 14),
+                ordering_cost=policy["ordering_cost"],
+                holding_cost_rate=policy["holding_cost_rate"],
+                cover_days=policy["cover_days"],
                 as_of=run.as_of,
                 history=histories[forecast.product_id],
             ),
@@ -381,7 +385,7 @@ def reorder_levels_from(
     its backtest errors.
     """
     skus = dict(Product.objects.filter(pk__in=list(forecasts)).values_list("pk", "sku"))
-    cover = cover_days if cover_days is not None else int(_inventory_setting("ORDER_COVER_DAYS", 14))
+    cover = cover_days if cover_days is not None else _policy_settings()["cover_days"]
     levels = []
     for pid in sorted(forecasts, key=lambda p: skus[p]):
         result = forecasts[pid]

@@ -212,6 +212,8 @@ INVENTORY = {
     "FORECAST_HORIZON_DAYS": 28,
     "HOLDING_COST_RATE": float(os.environ.get("INVENTORY_HOLDING_COST_RATE", "0.25")),
     "ORDERING_COST": float(os.environ.get("INVENTORY_ORDERING_COST", "20")),
+    # Order quantity in days of forecast demand when a product has no unit cost for EOQ.
+    "ORDER_COVER_DAYS": int(os.environ.get("INVENTORY_ORDER_COVER_DAYS", "14")),
 }
 
 # Tests that need PostgreSQL or Redis fail instead of skipping when this is set (CI).
