@@ -14,7 +14,7 @@ from shop.models import Cancellation, Order, OrderLine, Product, StockRecord
 
 from .forecasting.demand import daily_demand
 from .models import CategoryServiceLevel, ForecastRun, ProductForecast, ProductSupply, PurchaseOrderLine
-from .policy import SupplyTerms
+from .policy import SupplyTerms, inventory_position
 
 
 def _start_of(day: date) -> datetime:
@@ -163,7 +163,7 @@ def policy_inputs_for(*, product_ids: list[int]) -> dict[int, ProductPolicyInput
 def inventory_position_of(*, product: Product) -> int:
     """On hand + on order (open purchase orders) - reserved."""
     inputs = policy_inputs_for(product_ids=[product.pk])[product.pk]
-    return inputs.on_hand + inputs.on_order - inputs.reserved
+    return int(inventory_position(on_hand=inputs.on_hand, on_order=inputs.on_order, reserved=inputs.reserved))
 
 
 def latest_complete_run() -> ForecastRun | None:
