@@ -31,6 +31,7 @@ class RunAdmin(admin.ModelAdmin):
         "created_at",
         "started_at",
         "finished_at",
+        "heartbeat_at",
         "duration",
         "short_error",
     ]
@@ -60,7 +61,7 @@ class RunAdmin(admin.ModelAdmin):
     def short_error(self, obj: Run) -> str:
         return obj.error[:120]
 
-    @admin.action(description="Mark selected queued/running runs as failed (stuck after a lost message)")
+    @admin.action(description="Mark selected queued/running runs as failed (stuck runs)")
     def mark_failed(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:
         if not request.user.has_perm("pipeline.delete_run"):
             self.message_user(request, "You may not end runs.", messages.ERROR)

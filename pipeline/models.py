@@ -8,6 +8,8 @@ retrains of one kind never overlap, however many web servers and workers there a
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -18,6 +20,10 @@ class RunQuerySet(models.QuerySet["Run"]):
     def active(self) -> RunQuerySet:
         """Runs that are queued or running: at most one per kind."""
         return self.filter(status__in=Run.ACTIVE_STATUSES)
+
+    def silent_since(self, cutoff: datetime) -> RunQuerySet:
+        """Active runs with no sign of life since ``cutoff``."""
+        return self.active().filter(heartbeat_at__lt=cutoff)
 
     def of_kind(self, kind: str) -> RunQuerySet:
         return self.filter(kind=kind)
@@ -74,6 +80,10 @@ class Run(models.Model):
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(
+        default=timezone.now,
+        help_text="Last sign of life: the request, then every start, retry and progress step.",
+    )
 
     objects = RunQuerySet.as_manager()
 

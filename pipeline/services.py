@@ -10,8 +10,9 @@ safe to call again when a message is delivered twice.
 from __future__ import annotations
 
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
+from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
@@ -64,6 +65,7 @@ def run_request(
     if kind not in Run.Kind.values:
         raise ValueError(f"Unknown run kind {kind!r}; expected one of {', '.join(Run.Kind.values)}.")
     user = requested_by if requested_by is not None and requested_by.is_authenticated else None
+    run_reap_silent(kind=kind)
     run = Run(kind=kind, trigger=trigger, requested_by=user, as_of=as_of)
     try:
         with transaction.atomic():
@@ -89,9 +91,10 @@ def run_begin(*, run_id: int) -> Run | None:
         return None
     run.status = Run.Status.RUNNING
     run.started_at = run.started_at or timezone.now()
+    run.heartbeat_at = timezone.now()
     run.attempts += 1
     run.full_clean(validate_constraints=False)
-    run.save(update_fields=["status", "started_at", "attempts"])
+    run.save(update_fields=["status", "started_at", "heartbeat_at", "attempts"])
     return run
 
 
@@ -100,12 +103,12 @@ def run_progress(*, run_id: int, done: int, total: int, stage: str = "") -> None
     total = max(total, 0)
     done = min(max(done, 0), total)
     Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).update(
-        progress_done=done, progress_total=total, stage=stage[:64]
+        progress_done=done, progress_total=total, stage=stage[:64], heartbeat_at=timezone.now()
     )
 
 
 def run_note(*, run_id: int, stage: str) -> None:
-    Run.objects.filter(pk=run_id).update(stage=stage[:64])
+    Run.objects.filter(pk=run_id).update(stage=stage[:64], heartbeat_at=timezone.now())
 
 
 def run_attach(
@@ -161,6 +164,39 @@ def run_fail(*, run_id: int, error: str) -> Run:
             run_key=run.run_key, reason=f"Run #{run.pk} failed before this version finished: {run.error}"
         )
     return run
+
+
+def run_reap_silent(*, kind: str | None = None, now: datetime | None = None) -> list[Run]:
+    """Fail active runs that no worker has touched for longer than a live message could take.
+
+    A message held by a dead worker comes back within the visibility timeout and then runs for
+    at most the hard time limit, so silence beyond ``PIPELINE["SILENT_RUN_SECONDS"]`` (both
+    together by default) means the message is gone: the broker was flushed or restarted without
+    persistence, or no worker serves the queue. Without this, such a run would block its kind
+    for good. A late delivery of a reaped run is ignored by ``run_begin``.
+    """
+    silence = timedelta(seconds=settings.PIPELINE["SILENT_RUN_SECONDS"])
+    cutoff = (now or timezone.now()) - silence
+    candidates = Run.objects.silent_since(cutoff)
+    if kind is not None:
+        candidates = candidates.of_kind(kind)
+    reaped = []
+    for run_id in candidates.values_list("pk", flat=True):
+        with transaction.atomic():
+            # Checked again under the lock: a worker may have reported since the list was read.
+            locked = Run.objects.select_for_update().filter(pk=run_id).first()
+            if locked is None or not locked.is_active or locked.heartbeat_at >= cutoff:
+                continue
+            run = run_fail(
+                run_id=run_id,
+                error=(
+                    f"No worker reported on this run for over {silence}: its task message was lost "
+                    "(a broker flush or restart) or no worker serves its queue. Start a new run."
+                ),
+            )
+        logger.warning("Run %s had been silent since before %s; marked failed.", run_id, cutoff)
+        reaped.append(run)
+    return reaped
 
 
 def run_count_forecasts(*, run_id: int, forecast_run_id: int) -> int:

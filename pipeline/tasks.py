@@ -167,3 +167,9 @@ def scheduled_retrain(kind: str) -> int | None:
         logger.warning("Scheduled %s retrain skipped: %s", kind, exc)
         return None
     return run.pk
+
+
+@shared_task(name="pipeline.tasks.reap_silent_runs")
+def reap_silent_runs() -> list[int]:
+    """Periodic: fail runs whose message was lost, so the run list tells the truth and the kind is free."""
+    return [run.pk for run in services.run_reap_silent()]

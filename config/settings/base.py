@@ -180,6 +180,10 @@ PIPELINE = {
     "FORECAST_CHUNK_SIZE": int(os.environ.get("PIPELINE_FORECAST_CHUNK_SIZE", "100")),
     # BLAS/OpenMP threads per worker process: run one process per core, each single-threaded.
     "THREADS_PER_PROCESS": int(os.environ.get("PIPELINE_THREADS_PER_PROCESS", "1")),
+    # An active run silent this long has lost its message (see pipeline.services.run_reap_silent).
+    "SILENT_RUN_SECONDS": int(
+        os.environ.get("PIPELINE_SILENT_RUN_SECONDS", str(CELERY_VISIBILITY_TIMEOUT + CELERY_TASK_TIME_LIMIT))
+    ),
     # Test hook only: seconds to sleep at each progress step so a test can kill a worker mid-run.
     "STAGE_DELAY_SECONDS": float(os.environ.get("PIPELINE_STAGE_DELAY_SECONDS", "0")),
 }
