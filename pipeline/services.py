@@ -166,7 +166,7 @@ def run_fail(*, run_id: int, error: str) -> Run:
     return run
 
 
-def run_reap_silent(*, kind: str | None = None, now: datetime | None = None) -> list[Run]:
+def run_reap_silent(*, kind: str | None = None) -> list[Run]:
     """Fail active runs that no worker has touched for longer than a live message could take.
 
     A message held by a dead worker comes back within the visibility timeout and then runs for
@@ -176,7 +176,7 @@ def run_reap_silent(*, kind: str | None = None, now: datetime | None = None) -> 
     for good. A late delivery of a reaped run is ignored by ``run_begin``.
     """
     silence = timedelta(seconds=settings.PIPELINE["SILENT_RUN_SECONDS"])
-    cutoff = (now or timezone.now()) - silence
+    cutoff = timezone.now() - silence
     candidates = Run.objects.silent_since(cutoff)
     if kind is not None:
         candidates = candidates.of_kind(kind)
@@ -184,8 +184,7 @@ def run_reap_silent(*, kind: str | None = None, now: datetime | None = None) -> 
     for run_id in candidates.values_list("pk", flat=True):
         with transaction.atomic():
             # Checked again under the lock: a worker may have reported since the list was read.
-            locked = Run.objects.select_for_update().filter(pk=run_id).first()
-            if locked is None or not locked.is_active or locked.heartbeat_at >= cutoff:
+            if not Run.objects.select_for_update().silent_since(cutoff).filter(pk=run_id).first():
                 continue
             run = run_fail(
                 run_id=run_id,
