@@ -189,6 +189,12 @@ class ReorderSuggestion(models.Model):
     inventory_position = models.FloatField()
     service_level = models.FloatField()
     projected_stockout = models.DateField(null=True, blank=True, db_index=True)
+    # Bounds a buyer can judge a suggestion by: the order quantity in days of forecast demand, and
+    # safety stock as a multiple of lead-time demand (null when the forecast is zero).
+    days_of_cover = models.FloatField(null=True, blank=True)
+    safety_stock_multiple = models.FloatField(null=True, blank=True)
+    # The buyer's edit of the quantity, kept beside what the policy suggested; purchase orders use it.
+    quantity_override = models.PositiveIntegerField(null=True, blank=True)
     reason = models.TextField()
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
     purchase_order = models.ForeignKey(
@@ -203,6 +209,10 @@ class ReorderSuggestion(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["run", "product"], name="suggestion_unique_run_product"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="suggestion_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(quantity_override__isnull=True) | Q(quantity_override__gt=0),
+                name="suggestion_override_positive",
+            ),
         ]
 
     def __str__(self) -> str:
