@@ -49,8 +49,9 @@ def main() -> None:
     parser.add_argument("--top", type=int, default=200)
     parser.add_argument("--horizon", type=int, default=28)
     parser.add_argument("--workers", type=int, default=1)
-    parser.add_argument("--expensive-min-daily", type=float, default=5.0, help="Statsmodels above this")
-    parser.add_argument("--premium-min-daily", type=float, default=None, help="ETS and ARIMA above this")
+    parser.add_argument(
+        "--expensive-min-daily", type=float, default=5.0, help="Exponential smoothing and ARIMA above this"
+    )
     parser.add_argument(
         "--shrink-window", type=int, default=168, help="Long-run level the forecast is shrunk to; 0: off"
     )
@@ -69,7 +70,6 @@ def main() -> None:
     params = {
         "horizon": args.horizon,
         "expensive_min_daily": args.expensive_min_daily,
-        "premium_min_daily": args.premium_min_daily,
         "shrink_window": args.shrink_window or None,
     }
     results = forecast_frame(train.loc[top], workers=args.workers, **params)

@@ -116,8 +116,15 @@ class ForecastRun(models.Model):
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        ordering = ["-created_at", "-id"]
-        get_latest_by = "created_at"
+        # The latest run is the one with the latest as-of date, then the last to finish: a backfill
+        # started later must not take over from a run that forecasts further ahead.
+        ordering = [
+            models.F("as_of").desc(),
+            models.F("finished_at").desc(nulls_last=True),
+            models.F("created_at").desc(),
+            "-id",
+        ]
+        get_latest_by = ["as_of", "finished_at", "created_at", "id"]
 
     def __str__(self) -> str:
         return f"Forecast run {self.pk} as of {self.as_of} ({self.status})"
@@ -145,6 +152,12 @@ class ProductForecast(models.Model):
     level_shrink = models.FloatField(
         default=0.0,
         help_text="How far the 28-day total was pulled towards the 24-week level (0: not at all, 1: fully).",
+    )
+    backtest_mase = models.FloatField(
+        null=True, blank=True, help_text="Daily MASE of the issued forecast over the backtest origins."
+    )
+    naive_mase = models.FloatField(
+        null=True, blank=True, help_text="Daily MASE of a seasonal naive forecast over the same origins."
     )
     created_at = models.DateTimeField(default=timezone.now)
 

@@ -5,22 +5,25 @@
     safety stock        = z * rms of rolling lead-time errors (actual lead-time total minus a
                           28-day mean taken 0 to 56 days earlier, every day of the last 180 as an
                           origin); for a product with too little history, max(service-level
-                          quantile, z * rms) of the forecaster's own backtest errors
+                          quantile, z * rms) of the forecaster's own backtest errors; at most
+                          ``max_safety_stock_multiple`` x lead-time demand
     reorder point s     = lead-time demand + safety stock
-    order quantity Q    = EOQ sqrt(2 D K / (h c)) or days of cover, raised to the minimum order
-                          and rounded up to whole packs
+    order quantity Q    = EOQ sqrt(2 D K / (h c)) or days of cover, at most ``max_cover_days`` of
+                          forecast demand, raised to the minimum order and rounded up to whole packs
     order-up-to S       = s + Q
 
-Why rolling errors: the forecaster's backtest gives a few dozen overlapping windows
-from three origins, so its quantiles are noisy and miss how far demand drifts while a
-reorder point stays in use. Hundreds of windows from every recent day, with the level
-measured up to eight weeks before the window, give a steadier spread that includes
-that drift. On the DESIGN.md replay this held 153,000 units for a 95% fill rate where
-the backtest errors needed 167,000 (docs/BENCHMARKS.md). The same z for every product
-is deliberate: with the order quantity in days of demand, equalising the marginal
-fill per unit held across products gives every product the same critical fractile,
-and per-product service levels chosen by simulating each product's own history
-overfitted (they did worse on the replay).
+Why rolling errors: the forecaster's backtest gives a few dozen overlapping windows from
+three origins, so its quantiles are noisy and miss how far demand drifts while a reorder
+point stays in use; hundreds of windows from every recent day, with the level measured up
+to eight weeks before the window, give a steadier spread that includes that drift. The same
+z for every product is deliberate: with the order quantity in days of demand, equalising the
+marginal fill per unit held across products gives every product the same critical fractile.
+These rules and the two caps were chosen on replays that end before the test window
+(docs/BENCHMARKS.md lists the validation cuts and the alternatives tried).
+
+Every plan carries the two bounds a buyer judges a suggestion by, days of cover (suggested
+quantity / daily forecast) and safety stock as a multiple of lead-time demand, and a reason
+in plain words that says when a cap or the supplier's terms changed the quantity.
 """
 
 from __future__ import annotations
@@ -52,6 +55,12 @@ class ReorderPlan:
     suggested_quantity: int
     stockout_date: date | None
     reason: str
+    #: suggested quantity (or Q when nothing is suggested) in days of forecast demand; None at zero demand
+    days_of_cover: float | None = None
+    #: safety stock / lead-time demand; None at zero demand
+    safety_stock_multiple: float | None = None
+    #: which bounds changed the plan: "safety_stock", "cover", "minimum_order", "pack_size", "whole_unit"
+    adjustments: tuple[str, ...] = ()
 
 
 def inventory_position(*, on_hand: float, on_order: float, reserved: float) -> float:
@@ -189,8 +198,13 @@ def order_quantity(
     ordering_cost: float,
     holding_cost_rate: float,
     cover_days: int = 14,
+    max_cover_days: float | None = None,
 ) -> int:
-    """EOQ when the unit cost is known, otherwise ``cover_days`` of mean demand; then supply-term rounding."""
+    """EOQ when the unit cost is known, otherwise ``cover_days`` of mean demand; then supply-term rounding.
+
+    ``max_cover_days`` caps the quantity before rounding: EOQ for a cheap, slow product can
+    otherwise ask for years of stock.
+    """
     if terms.unit_cost > 0 and holding_cost_rate > 0:
         raw = economic_order_quantity(
             annual_demand=daily_demand * 365,
@@ -200,6 +214,8 @@ def order_quantity(
         )
     else:
         raw = daily_demand * cover_days
+    if max_cover_days is not None:
+        raw = min(raw, daily_demand * max_cover_days)
     return round_to_supply_terms(raw, minimum_order=terms.minimum_order, pack_size=terms.pack_size)
 
 
@@ -208,6 +224,13 @@ def projected_stockout(*, position: float, forecast: np.ndarray, as_of: date) ->
     cumulative = np.cumsum(np.asarray(forecast, dtype=float))
     beyond = np.flatnonzero(cumulative > position)
     return as_of + timedelta(days=int(beyond[0])) if len(beyond) else None
+
+
+def _days(units: float, daily: float) -> str:
+    days = units / daily
+    if days >= 14:
+        return f"{days / 7:.0f} weeks"
+    return f"{days:.0f} day" + ("" if round(days) == 1 else "s")
 
 
 def reorder_plan(
@@ -222,6 +245,8 @@ def reorder_plan(
     ordering_cost: float = 20.0,
     holding_cost_rate: float = 0.25,
     cover_days: int = 14,
+    max_cover_days: float | None = None,
+    max_safety_stock_multiple: float | None = None,
     as_of: date | None = None,
     history: np.ndarray | None = None,
 ) -> ReorderPlan:
@@ -229,6 +254,9 @@ def reorder_plan(
 
     ``history`` is the product's daily demand before ``as_of``; with it, safety stock comes
     from rolling errors (see ``policy_safety_stock``), without it from ``errors`` alone.
+    ``max_cover_days`` bounds both Q and the suggested quantity in days of forecast demand,
+    ``max_safety_stock_multiple`` bounds safety stock in multiples of lead-time demand; only
+    the supplier's minimum order or pack size can take a suggestion past the cover bound.
     """
     forecast = np.asarray(forecast, dtype=float)
     demand = lead_time_demand(forecast, terms.lead_time_days)
@@ -238,6 +266,10 @@ def reorder_plan(
         lead_time_days=terms.lead_time_days,
         history=history,
     )
+    adjustments: list[str] = []
+    if max_safety_stock_multiple is not None and demand > 0 and buffer > max_safety_stock_multiple * demand:
+        buffer = max_safety_stock_multiple * demand
+        adjustments.append("safety_stock")
     s = demand + buffer
     daily = float(forecast.mean()) if len(forecast) else 0.0
     quantity = order_quantity(
@@ -246,18 +278,111 @@ def reorder_plan(
         ordering_cost=ordering_cost,
         holding_cost_rate=holding_cost_rate,
         cover_days=cover_days,
+        max_cover_days=max_cover_days,
     )
     big_s = s + quantity
     position = inventory_position(on_hand=on_hand, on_order=on_order, reserved=reserved)
-    suggested = 0
-    reason = f"position {position:g} above reorder point {s:.1f}"
-    if daily > 0 and position <= s:
-        suggested = round_to_supply_terms(
-            big_s - position, minimum_order=terms.minimum_order, pack_size=terms.pack_size
-        )
-        reason = (
-            f"position {position:g} <= reorder point {s:.1f} (lead-time demand {demand:.1f} "
-            f"+ safety stock {buffer:.1f} at {service_level:.0%}, {rule} errors); order up to {big_s:.1f}"
-        )
     stockout = projected_stockout(position=position, forecast=forecast, as_of=as_of) if as_of else None
-    return ReorderPlan(demand, buffer, s, quantity, big_s, position, suggested, stockout, reason)
+    suggested = 0
+    if daily > 0 and position <= s:
+        needed = big_s - position
+        if max_cover_days is not None and needed > daily * max_cover_days:
+            needed = daily * max_cover_days
+            adjustments.append("cover")
+        suggested = round_to_supply_terms(
+            needed, minimum_order=terms.minimum_order, pack_size=terms.pack_size
+        )
+        if suggested > math.ceil(needed - 1e-9):
+            adjustments.append("minimum_order" if needed < terms.minimum_order else "pack_size")
+        elif max_cover_days is not None and suggested > daily * max_cover_days:
+            # Less than one unit of demand in the whole cover window: one unit is the smallest order.
+            adjustments.append("whole_unit")
+    days_of_cover = (suggested or quantity) / daily if daily > 0 else None
+    multiple = buffer / demand if demand > 0 else None
+    reason = _reason(
+        position=position,
+        daily=daily,
+        stockout=stockout,
+        as_of=as_of,
+        terms=terms,
+        suggested=suggested,
+        reorder_point=s,
+        service_level=service_level,
+        adjustments=adjustments,
+        max_cover_days=max_cover_days,
+        max_safety_stock_multiple=max_safety_stock_multiple,
+        rule=rule,
+    )
+    return ReorderPlan(
+        demand,
+        buffer,
+        s,
+        quantity,
+        big_s,
+        position,
+        suggested,
+        stockout,
+        reason,
+        days_of_cover=days_of_cover,
+        safety_stock_multiple=multiple,
+        adjustments=tuple(adjustments),
+    )
+
+
+def _reason(
+    *,
+    position: float,
+    daily: float,
+    stockout: date | None,
+    as_of: date | None,
+    terms: SupplyTerms,
+    suggested: int,
+    reorder_point: float,
+    service_level: float,
+    adjustments: list[str],
+    max_cover_days: float | None,
+    max_safety_stock_multiple: float | None,
+    rule: str,
+) -> str:
+    """The plan in words a buyer reads: "You have 367 units, which will last about 12 days. ..."."""
+    if daily <= 0:
+        return f"You have {position:,.0f} units and no demand is forecast, so nothing needs ordering."
+    if stockout is not None and as_of is not None:
+        lasts = max((stockout - as_of).days, 0)
+    else:
+        lasts = max(position, 0) / daily
+    sentences = [f"You have {position:,.0f} units, which will last about {lasts:,.0f} days."]
+    if not suggested:
+        sentences.append(
+            f"An order takes {terms.lead_time_days} days to arrive; reorder when you are down to "
+            f"{reorder_point:,.0f} units."
+        )
+        return " ".join(sentences)
+    sentences.append(f"An order takes {terms.lead_time_days} days to arrive.")
+    sentences.append(
+        f"We suggest {suggested:,} unit{'' if suggested == 1 else 's'}, "
+        f"enough for {_days(suggested, daily)} at the forecast rate, "
+        f"to keep {service_level:.0%} of orders in stock."
+    )
+    if rule == "backtest":
+        sentences.append(
+            "This product has little sales history, so the buffer comes from its forecast errors."
+        )
+    if "safety_stock" in adjustments:
+        sentences.append(
+            f"The buffer for surprises is capped at {max_safety_stock_multiple:g} times the demand "
+            "expected during delivery."
+        )
+    if "cover" in adjustments:
+        sentences.append(f"The order is capped at {max_cover_days:g} days of forecast demand.")
+    if "minimum_order" in adjustments:
+        sentences.append(
+            f"The supplier's minimum order is {terms.minimum_order:,} units, which sets the quantity."
+        )
+    if "pack_size" in adjustments:
+        sentences.append(f"Rounded up to whole packs of {terms.pack_size:,}.")
+    if "whole_unit" in adjustments:
+        sentences.append(
+            "One unit is the smallest order; it lasts that long because this product sells rarely."
+        )
+    return " ".join(sentences)

@@ -7,14 +7,14 @@ from datetime import UTC, date, datetime, time, timedelta
 
 import pandas as pd
 from django.conf import settings
-from django.db.models import Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import F, Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 
 from shop.models import Cancellation, Order, OrderLine, Product, StockRecord
 
 from .forecasting.demand import daily_demand
 from .models import CategoryServiceLevel, ForecastRun, ProductForecast, ProductSupply, PurchaseOrderLine
-from .policy import SupplyTerms, inventory_position
+from .policy import SupplyTerms
 
 
 def _start_of(day: date) -> datetime:
@@ -160,22 +160,27 @@ def policy_inputs_for(*, product_ids: list[int]) -> dict[int, ProductPolicyInput
     return inputs
 
 
-def inventory_position_of(*, product: Product) -> int:
-    """On hand + on order (open purchase orders) - reserved."""
-    inputs = policy_inputs_for(product_ids=[product.pk])[product.pk]
-    return int(inventory_position(on_hand=inputs.on_hand, on_order=inputs.on_order, reserved=inputs.reserved))
+#: Which run is latest, everywhere (API, admin chart, export): the latest as-of date, then the
+#: latest completion; creation time only breaks ties, so a backfill cannot take over.
+LATEST_RUN_ORDER = (
+    F("as_of").desc(),
+    F("finished_at").desc(nulls_last=True),
+    F("created_at").desc(),
+    F("id").desc(),
+)
 
 
 def latest_complete_run() -> ForecastRun | None:
-    return (
-        ForecastRun.objects.filter(status=ForecastRun.Status.COMPLETE).order_by("-created_at", "-id").first()
-    )
+    return ForecastRun.objects.filter(status=ForecastRun.Status.COMPLETE).order_by(*LATEST_RUN_ORDER).first()
 
 
 def _complete_forecasts() -> QuerySet[ProductForecast]:
-    """Forecasts of complete runs, newest run first."""
+    """Forecasts of complete runs, latest run first (``LATEST_RUN_ORDER``)."""
     return ProductForecast.objects.filter(run__status=ForecastRun.Status.COMPLETE).order_by(
-        "-run__created_at", "-run_id"
+        F("run__as_of").desc(),
+        F("run__finished_at").desc(nulls_last=True),
+        F("run__created_at").desc(),
+        F("run_id").desc(),
     )
 
 

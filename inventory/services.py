@@ -25,8 +25,8 @@ from shop.models import Product
 from shop.services import stock_receive
 
 from . import selectors
+from .forecasting.selection import ARIMA, forecast_frame
 from .forecasting.selection import ProductForecast as EngineForecast
-from .forecasting.selection import forecast_frame
 from .models import (
     ForecastRun,
     ProductForecast,
@@ -51,6 +51,8 @@ def _policy_settings() -> dict:
         "ordering_cost": float(settings.INVENTORY["ORDERING_COST"]),
         "holding_cost_rate": float(settings.INVENTORY["HOLDING_COST_RATE"]),
         "cover_days": int(settings.INVENTORY["ORDER_COVER_DAYS"]),
+        "max_cover_days": float(settings.INVENTORY["MAX_COVER_DAYS"]),
+        "max_safety_stock_multiple": float(settings.INVENTORY["MAX_SAFETY_STOCK_MULTIPLE"]),
     }
 
 
@@ -159,6 +161,8 @@ def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
             candidates={name: round(float(score), 4) for name, score in result.candidates.items()},
             fallback_reason=result.fallback_reason[:2000],
             level_shrink=round(float(result.level_shrink), 4),
+            backtest_mase=_finite_or_none(result.backtest_mase),
+            naive_mase=_finite_or_none(result.naive_mase),
         )
         for pid, result in results.items()
     ]
@@ -177,19 +181,45 @@ def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
                 "candidates",
                 "fallback_reason",
                 "level_shrink",
+                "backtest_mase",
+                "naive_mase",
             ],
         )
     return len(rows)
 
 
+def _finite_or_none(value: float) -> float | None:
+    return round(float(value), 4) if np.isfinite(value) else None
+
+
 def _run_metrics(forecasts: Sequence[ProductForecast]) -> dict:
+    """Run-level figures: method and class counts, and the backtest accuracy the admin charts.
+
+    ``median_mase`` is the median daily MASE of the issued forecasts over the backtest origins,
+    ``median_mase_naive`` that of a seasonal naive forecast on the same origins and products.
+    ``arima`` counts, per demand class, the products ARIMA was fitted for and those it won.
+    """
     errors = [f.backtest_error for f in forecasts if f.backtest_error is not None]
+    paired = [(f.backtest_mase, f.naive_mase) for f in forecasts if f.backtest_mase is not None]
+    arima: dict[str, dict[str, int]] = {}
+    for f in forecasts:
+        if ARIMA in (f.candidates or {}):
+            counts = arima.setdefault(f.demand_class, {"fitted": 0, "won": 0})
+            counts["fitted"] += 1
+            counts["won"] += f.method == ARIMA
     return {
         "products": len(forecasts),
         "methods": dict(Counter(f.method for f in forecasts).most_common()),
         "demand_classes": dict(Counter(f.demand_class for f in forecasts).most_common()),
         "fallbacks": sum(1 for f in forecasts if f.fallback_reason),
         "median_backtest_error": round(float(np.median(errors)), 4) if errors else None,
+        "median_mase": round(float(np.median([p[0] for p in paired])), 4) if paired else None,
+        "median_mase_naive": (
+            round(float(np.median([p[1] for p in paired if p[1] is not None])), 4)
+            if any(p[1] is not None for p in paired)
+            else None
+        ),
+        "arima": arima,
         "forecast_units": round(float(sum(f.total for f in forecasts)), 1),
     }
 
@@ -277,6 +307,8 @@ def reorder_plans_for(
                 ordering_cost=policy["ordering_cost"],
                 holding_cost_rate=policy["holding_cost_rate"],
                 cover_days=policy["cover_days"],
+                max_cover_days=policy.get("max_cover_days"),
+                max_safety_stock_multiple=policy.get("max_safety_stock_multiple"),
                 as_of=run.as_of,
                 history=histories[forecast.product_id],
             ),
@@ -304,10 +336,23 @@ def reorder_suggestions_for(
                 inventory_position=plan.inventory_position,
                 service_level=product_inputs.service_level,
                 projected_stockout=plan.stockout_date,
+                days_of_cover=None if plan.days_of_cover is None else round(plan.days_of_cover, 1),
+                safety_stock_multiple=(
+                    None if plan.safety_stock_multiple is None else round(plan.safety_stock_multiple, 2)
+                ),
                 reason=plan.reason,
             )
         )
     return suggestions
+
+
+def product_ids_for_skus(*, skus: Sequence[str]) -> list[int]:
+    """Ids of these SKUs; an unknown SKU is an error naming it, not a silent omission."""
+    found = dict(Product.objects.filter(sku__in=list(skus)).values_list("sku", "pk"))
+    unknown = sorted(set(skus) - set(found))
+    if unknown:
+        raise InventoryError(f"Unknown SKUs: {', '.join(unknown)}")
+    return sorted(found.values())
 
 
 def forecast_retrain(
@@ -315,16 +360,10 @@ def forecast_retrain(
     as_of: date | None = None,
     product_skus: list[str] | None = None,
     progress: Progress | None = None,
-    chunk_size: int = 200,
+    chunk_size: int = 1000,
 ) -> ForecastRun:
     """Start, forecast every chunk and finish a run in this process (the management command's path)."""
-    product_ids = None
-    if product_skus:
-        found = dict(Product.objects.filter(sku__in=product_skus).values_list("sku", "pk"))
-        unknown = sorted(set(product_skus) - set(found))
-        if unknown:
-            raise InventoryError(f"Unknown SKUs: {', '.join(unknown)}")
-        product_ids = list(found.values())
+    product_ids = product_ids_for_skus(skus=product_skus) if product_skus else None
     run = forecast_run_start(as_of=as_of, product_ids=product_ids)
     ids = forecast_run_product_ids(run=run)
     done = 0
@@ -377,15 +416,18 @@ def reorder_levels_from(
     lead_time_days: int,
     service_level: float,
     cover_days: int | None = None,
+    skus: dict[int, str] | None = None,
 ) -> list[ReorderLevels]:
     """s and S for each product at one service level; Q is ``cover_days`` of forecast demand.
 
     ``histories`` come from ``demand_histories`` with the forecasts' as-of date (load
     them once for several service levels); a product missing from it falls back to
-    its backtest errors.
+    its backtest errors. Safety stock is capped like the nightly suggestions' are.
     """
-    skus = dict(Product.objects.filter(pk__in=list(forecasts)).values_list("pk", "sku"))
-    cover = cover_days if cover_days is not None else _policy_settings()["cover_days"]
+    if skus is None:
+        skus = dict(Product.objects.filter(pk__in=list(forecasts)).values_list("pk", "sku"))
+    policy = _policy_settings()
+    cover = cover_days if cover_days is not None else policy["cover_days"]
     levels = []
     for pid in sorted(forecasts, key=lambda p: skus[p]):
         result = forecasts[pid]
@@ -395,6 +437,8 @@ def reorder_levels_from(
             service_level=service_level,
             terms=SupplyTerms(lead_time_days=lead_time_days),
             cover_days=cover,
+            max_cover_days=policy["max_cover_days"],
+            max_safety_stock_multiple=policy["max_safety_stock_multiple"],
             history=histories.get(pid),
         )
         levels.append(ReorderLevels(pid, skus[pid], round(plan.reorder_point, 2), round(plan.order_up_to, 2)))

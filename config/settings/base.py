@@ -226,6 +226,11 @@ INVENTORY = {
     "ORDERING_COST": float(os.environ.get("INVENTORY_ORDERING_COST", "20")),
     # Order quantity in days of forecast demand when a product has no unit cost for EOQ.
     "ORDER_COVER_DAYS": int(os.environ.get("INVENTORY_ORDER_COVER_DAYS", "14")),
+    # Bounds a buyer can sign: an order covers at most this many days of forecast demand (unless the
+    # supplier's minimum order or pack size forces more), and safety stock is at most this multiple
+    # of lead-time demand. Chosen on validation replays before the test window (docs/BENCHMARKS.md).
+    "MAX_COVER_DAYS": float(os.environ.get("INVENTORY_MAX_COVER_DAYS", "90")),
+    "MAX_SAFETY_STOCK_MULTIPLE": float(os.environ.get("INVENTORY_MAX_SAFETY_STOCK_MULTIPLE", "10")),
 }
 
 # Tests that need PostgreSQL or Redis fail instead of skipping when this is set (CI).

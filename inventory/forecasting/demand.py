@@ -7,7 +7,6 @@ events are zeros, so every series is contiguous.
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 
@@ -28,15 +27,3 @@ def daily_demand(
     matrix = net.unstack(fill_value=0)
     days = pd.date_range(start, end, freq="D")
     return matrix.reindex(columns=days, fill_value=0).astype(float)
-
-
-def weekly_demand(daily: pd.DataFrame) -> pd.DataFrame:
-    """Weekly totals (weeks ending Sunday) of a products x days matrix."""
-    return daily.T.resample("W-SUN").sum().T
-
-
-def product_history(row: pd.Series) -> pd.Series:
-    """One product's series from its first sale on: days before it existed are not zero demand."""
-    values = row.to_numpy()
-    first = int(np.argmax(values > 0)) if (values > 0).any() else len(values) - 1
-    return row.iloc[first:]

@@ -1,4 +1,10 @@
-"""Forecasting methods for one product's daily demand.
+"""Per-series forecasting methods: the seed's statsmodels models and the loops the batch engine must match.
+
+Production forecasting runs in ``batch`` over a whole products x days matrix. These
+classes forecast one series at a time: ``HoltWinters`` and ``Arima`` (statsmodels) keep the
+seed's methods reproducible and are the reference the batch engine's speed and accuracy are
+measured against (``bench/bench_forecast.py --method``); the cheap ones are the plain loops
+that the vectorised versions are tested against.
 
 Every method follows the scikit-learn convention: hyperparameters in ``__init__``,
 ``fit(series) -> self`` on a daily ``pd.Series`` with a contiguous ``DatetimeIndex``,
@@ -11,8 +17,6 @@ selector can treat a non-converged fit as a reason to fall back.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Sequence
-from itertools import product as grid_product
 
 import numpy as np
 import pandas as pd
@@ -133,24 +137,6 @@ class WeeklyProfileMean(ForecastMethod):
         return f"weekly_ma{self.window}"
 
 
-class SeasonalNaive(ForecastMethod):
-    """Repeats the last full season (a week by default)."""
-
-    def __init__(self, season: int = 7) -> None:
-        self.season = season
-        self.min_history = season
-
-    def _fit(self, values: np.ndarray) -> None:
-        self.last_season_ = values[-self.season :].copy()
-
-    def _predict(self, horizon: int) -> np.ndarray:
-        return np.resize(self.last_season_, horizon)
-
-    @property
-    def name(self) -> str:
-        return f"snaive{self.season}"
-
-
 class Croston(ForecastMethod):
     """Croston's method for intermittent demand; ``variant="sba"`` adds the Syntetos-Boylan correction.
 
@@ -262,38 +248,6 @@ class HoltWinters(ForecastMethod):
         return "holt_winters" + ("_damped" if self.trend and self.damped_trend else "")
 
 
-class ETS(ForecastMethod):
-    """statsmodels ``ETSModel``: additive errors, optionally damped additive trend, additive weekly season."""
-
-    cost = 40
-
-    def __init__(self, trend: str | None = "add", damped_trend: bool = True, season: int = 7) -> None:
-        self.trend = trend
-        self.damped_trend = damped_trend
-        self.season = season
-        self.min_history = 4 * season
-
-    def _fit(self, values: np.ndarray) -> None:
-        from statsmodels.tsa.exponential_smoothing.ets import ETSModel
-
-        model = ETSModel(
-            values,
-            error="add",
-            trend=self.trend,
-            damped_trend=self.damped_trend if self.trend else False,
-            seasonal="add",
-            seasonal_periods=self.season,
-        )
-        self.result_ = _capture_warnings(self, lambda: model.fit(disp=False, maxiter=200))
-
-    def _predict(self, horizon: int) -> np.ndarray:
-        return self.result_.forecast(horizon)
-
-    @property
-    def name(self) -> str:
-        return "ets_damped" if self.trend and self.damped_trend else "ets"
-
-
 class Arima(ForecastMethod):
     """statsmodels ``SARIMAX`` with a fixed order; ``order=(5, 1, 0)`` is the textbook candidate."""
 
@@ -321,80 +275,3 @@ class Arima(ForecastMethod):
         p, d, q = self.order
         seasonal = "x({},{},{}){}".format(*self.seasonal_order) if any(self.seasonal_order) else ""
         return f"arima({p},{d},{q}){seasonal}"
-
-
-class AutoArima(ForecastMethod):
-    """SARIMAX with the order chosen by AIC over a small grid; fits that fail are skipped."""
-
-    cost = 200
-
-    def __init__(
-        self,
-        p_values: Sequence[int] = (0, 1, 2),
-        d_values: Sequence[int] = (0, 1),
-        q_values: Sequence[int] = (0, 1),
-        seasonal_order=(1, 0, 0, 7),
-    ) -> None:
-        self.p_values = p_values
-        self.d_values = d_values
-        self.q_values = q_values
-        self.seasonal_order = seasonal_order
-        self.min_history = 6 * 7
-
-    def _fit(self, values: np.ndarray) -> None:
-        best: Arima | None = None
-        for order in grid_product(self.p_values, self.d_values, self.q_values):
-            candidate = Arima(order=order, seasonal_order=self.seasonal_order)
-            try:
-                candidate.fit(pd.Series(values))
-            except (FitFailed, ValueError, np.linalg.LinAlgError):
-                continue
-            if best is None or candidate.aic_ < best.aic_:
-                best = candidate
-        if best is None:
-            raise FitFailed("no ARIMA order in the grid could be fitted")
-        self.best_ = best
-        self.order_ = best.order
-
-    def _predict(self, horizon: int) -> np.ndarray:
-        return self.best_.predict(horizon)
-
-    @property
-    def name(self) -> str:
-        return "auto_arima"
-
-
-class Combination(ForecastMethod):
-    """The day-by-day median (or mean) of member forecasts; members that fail are left out."""
-
-    def __init__(self, members: Sequence[ForecastMethod], how: str = "median") -> None:
-        self.members = members
-        self.how = how
-
-    @property
-    def cost(self) -> int:  # type: ignore[override]
-        return sum(member.cost for member in self.members)
-
-    def fit(self, series: pd.Series) -> Combination:
-        self.fitted_members_ = []
-        self.failures_: list[str] = []
-        for member in self.members:
-            try:
-                self.fitted_members_.append(member.fit(series))
-            except (FitFailed, ValueError, np.linalg.LinAlgError) as exc:
-                self.failures_.append(f"{member.name}: {exc}")
-        if not self.fitted_members_:
-            raise FitFailed("; ".join(self.failures_))
-        self.warnings_ = self.failures_
-        self.fitted_ = True
-        return self
-
-    def predict(self, horizon: int) -> np.ndarray:
-        if not getattr(self, "fitted_", False):
-            raise NotFittedError("Combination must be fitted before predicting")
-        stacked = np.vstack([member.predict(horizon) for member in self.fitted_members_])
-        return np.median(stacked, axis=0) if self.how == "median" else stacked.mean(axis=0)
-
-    @property
-    def name(self) -> str:
-        return f"{self.how}(" + ",".join(member.name for member in self.members) + ")"
