@@ -193,7 +193,7 @@ def tsb(alpha: float = 0.1, beta: float = 0.05) -> Callable[[Panel, Sequence[int
 HW_ALPHAS = (0.02, 0.05, 0.1, 0.2)
 HW_GAMMAS = (0.0, 0.05)
 HW_BETAS = (0.005, 0.02)
-HW_PHIS = (0.9, 0.97)
+HW_PHIS = (0.9, 0.98)
 #: Days whose one-step errors are not scored: the starting values are fitted to them.
 HW_WARMUP = 14
 
@@ -215,7 +215,7 @@ def holt_winters_states(
     alpha, gamma, beta, phi = (np.array(column)[None, :] for column in zip(*grid, strict=True))
     n, days = panel.values.shape
     lanes = (n, len(grid))
-    # Analytic starting values: the first two weeks' mean level and weekday deviations, no trend.
+    # Analytic starting values: the first two weeks' mean level and weekday deviations.
     idx = np.minimum(panel.start[:, None] + np.arange(HW_WARMUP)[None, :], days - 1)
     first = np.nan_to_num(np.take_along_axis(panel.values, idx, axis=1))
     level0 = first.mean(axis=1)
@@ -224,8 +224,11 @@ def holt_winters_states(
     for d in range(7):
         mask = weekdays == d
         season0[:, d] = np.where(mask, first, 0).sum(axis=1) / np.maximum(mask.sum(axis=1), 1) - level0
-    level = np.repeat(level0[:, None], len(grid), axis=1)
-    trend = np.zeros(lanes)
+    # The damped model starts from the change between the two weeks' means (0 without a trend), the
+    # level from their mean taken back to the day before the first one (the recursion starts there).
+    slope0 = (first[:, 7:14].mean(axis=1) - first[:, :7].mean(axis=1)) / 7 if damped else np.zeros(n)
+    level = np.repeat((level0 - 7.5 * slope0)[:, None], len(grid), axis=1)
+    trend = np.repeat(slope0[:, None], len(grid), axis=1)
     season = np.repeat(season0[:, None, :], len(grid), axis=1)
     sse = np.zeros(lanes)
     wanted = set(origins)

@@ -161,7 +161,73 @@ def test_reorder_plan_orders_up_to_s_plus_q_when_the_position_reaches_s():
     assert plan.inventory_position == 75
     assert plan.suggested_quantity == 175  # S - position = 156, rounded up to packs of 25
     assert plan.stockout_date == date(2024, 3, 8)  # cumulative demand 80 > 75 on the eighth day
-    assert "reorder point" in plan.reason
+    assert plan.days_of_cover == pytest.approx(17.5)  # 175 units at 10 a day
+    assert plan.safety_stock_multiple == pytest.approx(11 / 70)
+    assert plan.reason == (
+        "You have 75 units, which will last about 7 days. An order takes 7 days to arrive. "
+        "We suggest 175 units, enough for 2 weeks at the forecast rate, to keep 90% of orders in stock. "
+        "This product has little sales history, so the buffer comes from its forecast errors. "
+        "Rounded up to whole packs of 25."
+    )
+
+
+def test_caps_bound_days_of_cover_and_safety_stock_and_the_reason_says_so():
+    # A cheap, slow product: EOQ asks for years of stock, and one bulk day makes a huge buffer.
+    forecast = np.full(28, 0.5)
+    errors = np.r_[np.zeros(30), 400.0]
+    terms = SupplyTerms(lead_time_days=7, unit_cost=0.1)
+
+    free = reorder_plan(
+        forecast=forecast, errors=errors, service_level=0.95, terms=terms, as_of=date(2024, 3, 1)
+    )
+    capped = reorder_plan(
+        forecast=forecast,
+        errors=errors,
+        service_level=0.95,
+        terms=terms,
+        max_cover_days=90,
+        max_safety_stock_multiple=10,
+        as_of=date(2024, 3, 1),
+    )
+
+    assert free.days_of_cover > 180 and free.safety_stock_multiple > 10
+    assert capped.safety_stock == pytest.approx(10 * 3.5)
+    assert capped.safety_stock_multiple == pytest.approx(10)
+    assert capped.suggested_quantity == 45 and capped.days_of_cover == pytest.approx(90)
+    assert set(capped.adjustments) == {"safety_stock", "cover"}
+    assert "capped at 10 times the demand expected during delivery" in capped.reason
+    assert "capped at 90 days of forecast demand" in capped.reason
+
+
+def test_only_a_minimum_order_or_a_single_unit_takes_a_suggestion_past_the_cover_cap_and_it_says_why():
+    forecast = np.full(28, 0.01)  # one unit every hundred days
+    rare = reorder_plan(
+        forecast=forecast, errors=np.zeros(5), service_level=0.95, terms=SupplyTerms(7), max_cover_days=90
+    )
+    bulk = reorder_plan(
+        forecast=np.full(28, 2.0),
+        errors=np.zeros(5),
+        service_level=0.95,
+        terms=SupplyTerms(7, minimum_order=500),
+        max_cover_days=90,
+    )
+
+    assert rare.suggested_quantity == 1 and rare.days_of_cover == pytest.approx(100)
+    assert "whole_unit" in rare.adjustments and "One unit is the smallest order" in rare.reason
+    assert bulk.suggested_quantity == 500 and bulk.days_of_cover == pytest.approx(250)
+    assert "minimum_order" in bulk.adjustments and "minimum order is 500 units" in bulk.reason
+
+
+def test_a_product_above_its_reorder_point_gets_no_suggestion_and_a_reason_saying_when_to_reorder():
+    plan = reorder_plan(
+        forecast=np.full(28, 10.0), errors=np.zeros(5), service_level=0.95, terms=SupplyTerms(7), on_hand=500
+    )
+
+    assert plan.suggested_quantity == 0
+    assert plan.reason == (
+        "You have 500 units, which will last about 50 days. An order takes 7 days to arrive; "
+        "reorder when you are down to 70 units."
+    )
 
 
 def test_reorder_plan_takes_safety_stock_from_the_history_when_given():

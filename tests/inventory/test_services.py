@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from inventory import selectors, services
-from inventory.forecasting.methods import FitFailed, HoltWinters, MovingAverage, WeeklyProfileMean
+from inventory.forecasting import selection
 from inventory.models import (
     CategoryServiceLevel,
     ForecastRun,
@@ -127,13 +127,17 @@ def test_open_purchase_orders_count_in_the_inventory_position_until_received_or_
         order=services.purchase_order_create(supplier=supplier, lines=[(product, 15)])
     )
 
-    assert selectors.inventory_position_of(product=product) == 10 + 40 + 15 - 3
+    def position() -> float:
+        inputs = selectors.policy_inputs_for(product_ids=[product.pk])[product.pk]
+        return inputs.on_hand + inputs.on_order - inputs.reserved
+
+    assert position() == 10 + 40 + 15 - 3
 
     services.purchase_order_cancel(order=draft)
-    assert selectors.inventory_position_of(product=product) == 10 + 15 - 3
+    assert position() == 10 + 15 - 3
 
     services.purchase_order_receive(order=sent)
-    assert selectors.inventory_position_of(product=product) == 25 - 3
+    assert position() == 25 - 3
 
 
 def test_a_forecast_run_forecasts_every_product_and_suggests_reorders_for_those_below_s():
@@ -150,7 +154,9 @@ def test_a_forecast_run_forecasts_every_product_and_suggests_reorders_for_those_
     assert sorted(run.product_ids) == sorted([busy.pk, quiet.pk])
     forecast = ProductForecast.objects.get(run=run, product=busy)
     assert len(forecast.values) == run.horizon and forecast.lead_time_errors
-    assert 0 < forecast.level_shrink < 1  # the selector's pull towards the long-run level is kept
+    # A perfect backtest (this planted weekly pattern) needs no pull towards the long-run level.
+    assert forecast.level_shrink == 0 and forecast.backtest_error == pytest.approx(0, abs=1e-6)
+    assert forecast.backtest_mase is not None and forecast.naive_mase is not None
     assert sum(forecast.values) == pytest.approx(sum(weekly_sales(4, scale=3)), rel=0.15)
     suggestion = ReorderSuggestion.objects.get(run=run)
     assert suggestion.product == busy and suggestion.supplier == supplier
@@ -215,11 +221,11 @@ def test_finishing_a_run_with_unforecast_products_refuses():
 
 
 def test_a_failing_fit_falls_back_and_never_aborts_the_run(monkeypatch):
-    def broken(self, values):
-        raise FitFailed("optimizer did not converge")
+    def broken(panel, origins, horizon):
+        return {origin: np.full((panel.n, horizon), np.nan) for origin in origins}
 
-    for method in (HoltWinters, MovingAverage, WeeklyProfileMean):
-        monkeypatch.setattr(method, "_fit", broken)
+    for name in selection.FITTED:
+        monkeypatch.setitem(selection.FITTED, name, broken)
     products = [make_product() for _ in range(2)]
     for product in products:
         record_sales(product, weekly_sales(20, scale=5))
@@ -229,9 +235,19 @@ def test_a_failing_fit_falls_back_and_never_aborts_the_run(monkeypatch):
     forecasts = ProductForecast.objects.filter(run=run)
     assert forecasts.count() == 2
     for forecast in forecasts:
-        assert forecast.method not in {"holt_winters", "weekly_ma28", "weekly_ma56"}
-        assert "did not converge" in forecast.fallback_reason
+        assert forecast.method in {"ma28", "weekly_ma28", "weekly_ma56"}
+        assert "holt_winters: non-finite forecast" in forecast.fallback_reason
     assert run.metrics["fallbacks"] == 2
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(selection, "forecast_matrix", explode)
+    run = services.forecast_retrain(as_of=START + timedelta(days=141))
+
+    assert run.status == ForecastRun.Status.COMPLETE
+    assert {f.method for f in run.forecasts.all()} == {"ma28"}
+    assert all("selection failed: RuntimeError: boom" in f.fallback_reason for f in run.forecasts.all())
 
 
 def test_products_without_sales_before_as_of_are_not_in_the_run():
@@ -323,7 +339,8 @@ def test_suggestions_and_reorder_levels_take_safety_stock_from_rolling_errors():
     run = services.forecast_retrain(as_of=as_of)
 
     suggestion = ReorderSuggestion.objects.get(run=run, product=product)
-    assert "rolling errors" in suggestion.reason
+    assert suggestion.reason.startswith("You have 0 units")
+    assert "little sales history" not in suggestion.reason  # rolling errors, not the backtest's
     forecasts = services.reorder_levels_forecasts(as_of=as_of, lead_time_days=7, product_ids=[product.pk])
     histories = services.demand_histories(as_of=as_of, product_ids=[product.pk])
     (level,) = services.reorder_levels_from(
