@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from inventory.forecasting import batch, selection
+from inventory.forecasting import selection
 from inventory.forecasting.demand import daily_demand
 from inventory.forecasting.methods import (
     TSB,
@@ -22,7 +22,6 @@ from inventory.forecasting.selection import (
     MethodSelector,
     classify,
     forecast_frame,
-    forecast_matrix,
     shrink_total,
     winsorise,
 )
