@@ -6,6 +6,7 @@ import csv
 import io
 from datetime import date, timedelta
 
+import numpy as np
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -69,6 +70,81 @@ def test_reorder_policy_uses_no_data_on_or_after_the_as_of_date(catalogue):
         *(a if a != AS_OF.isoformat() else (AS_OF + timedelta(days=14)).isoformat() for a in args)
     )
     assert later != before  # the same command does see the new sales once the date moves past them
+
+
+def test_reorder_policy_sweeps_several_service_levels_from_one_forecast_into_one_csv_each(
+    catalogue, tmp_path, monkeypatch
+):
+    noisy = make_product()
+    record_sales(noisy, list(np.random.default_rng(0).poisson(np.tile([8, 9, 10, 11, 12, 1, 4], 20) * 3)))
+    calls = []
+    original = services.reorder_levels_forecasts
+    monkeypatch.setattr(
+        "inventory.management.commands.reorder_policy.reorder_levels_forecasts",
+        lambda **kwargs: calls.append(kwargs) or original(**kwargs),
+    )
+
+    _, err = run_command(
+        "reorder_policy",
+        "--as-of",
+        AS_OF.isoformat(),
+        "--service-level",
+        "0.8",
+        "0.95",
+        "0.99",
+        "--output-dir",
+        str(tmp_path),
+        "--products",
+        noisy.sku,
+    )
+
+    assert len(calls) == 1  # one forecast for every level
+    points = {}
+    for level in ("0.8", "0.95", "0.99"):
+        rows = list(csv.DictReader((tmp_path / f"sl_{level}.csv").open()))
+        assert [row["product_sku"] for row in rows] == [noisy.sku]
+        points[level] = float(rows[0]["reorder_point"])
+    assert points["0.8"] < points["0.95"] < points["0.99"]
+    assert err.count("products at service level") == 3
+
+
+def test_reorder_policy_refuses_several_levels_without_a_directory_and_unknown_skus(catalogue):
+    with pytest.raises(CommandError, match="--output-dir"):
+        run_command("reorder_policy", "--as-of", AS_OF.isoformat(), "--service-level", "0.9", "0.95")
+    with pytest.raises(CommandError, match="Unknown SKUs: NOPE"):
+        run_command("reorder_policy", "--as-of", AS_OF.isoformat(), "--products", "NOPE")
+
+
+def test_a_run_records_median_mase_beside_a_naive_baseline_and_how_often_arima_wins():
+    rng = np.random.default_rng(1)
+    for rate in (3, 10, 30):
+        record_sales(make_product(), list(rng.poisson(np.tile([8, 9, 10, 11, 12, 1, 4], 20) * rate / 8)))
+
+    run_command("retrain_forecasts", "--as-of", AS_OF.isoformat())
+    run = ForecastRun.objects.get()
+
+    assert 0 < run.metrics["median_mase"] < run.metrics["median_mase_naive"]
+    fitted = sum(counts["fitted"] for counts in run.metrics["arima"].values())
+    assert fitted == ProductForecast.objects.filter(run=run, candidates__has_key="arima(5,1,0)").count()
+
+
+def test_the_latest_run_is_the_latest_as_of_then_the_last_finished_not_the_last_created(catalogue):
+    run_command("retrain_forecasts", "--as-of", AS_OF.isoformat())
+    current = ForecastRun.objects.get()
+    # A backfill started afterwards for an earlier date must not take over the export or the API.
+    run_command("retrain_forecasts", "--as-of", (AS_OF - timedelta(days=7)).isoformat())
+
+    out, err = run_command("export_forecasts")
+    assert f"Run {current.pk} as of {AS_OF}" in err
+    assert out.splitlines()[1].split(",")[1] == AS_OF.isoformat()
+
+    # Two runs for the same date: the one that completed last wins, whatever their creation order.
+    again = services.forecast_retrain(as_of=AS_OF)
+    ForecastRun.objects.filter(pk=current.pk).update(finished_at=again.finished_at + timedelta(seconds=1))
+    from inventory import selectors
+
+    assert selectors.latest_complete_run() == current
+    assert selectors.latest_forecast_for(product=catalogue[0]).run == current
 
 
 def test_retrain_then_export_writes_every_products_daily_forecast(catalogue):
