@@ -4,17 +4,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from typing import TYPE_CHECKING
 
-import pandas as pd
 from django.conf import settings
 from django.db.models import F, Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import TruncDate
 
 from shop.models import Cancellation, Order, OrderLine, Product, StockRecord
 
-from .forecasting.demand import daily_demand
 from .models import CategoryServiceLevel, ForecastRun, ProductForecast, ProductSupply, PurchaseOrderLine
 from .policy import SupplyTerms
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 def _start_of(day: date) -> datetime:
@@ -26,6 +28,8 @@ def demand_events(*, before: date, product_ids: list[int] | None = None) -> pd.D
 
     Orders cancelled as a whole (status cancelled) never became demand and are left out.
     """
+    import pandas as pd  # here, not at start-up: only forecasting reads demand
+
     cutoff = _start_of(before)
     lines = OrderLine.objects.filter(order__placed_at__lt=cutoff).exclude(
         order__status=Order.Status.CANCELLED
@@ -55,6 +59,10 @@ def demand_events(*, before: date, product_ids: list[int] | None = None) -> pd.D
 
 def demand_matrix(*, before: date, product_ids: list[int] | None = None) -> pd.DataFrame:
     """Products x days of net units (floored at zero) from the first recorded day to before ``before``."""
+    import pandas as pd
+
+    from .forecasting.demand import daily_demand
+
     events = demand_events(before=before, product_ids=product_ids)
     end = pd.Timestamp(before - timedelta(days=1))
     start = events["day"].min() if not events.empty else end

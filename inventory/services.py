@@ -13,9 +13,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
@@ -25,8 +25,6 @@ from shop.models import Product
 from shop.services import stock_receive
 
 from . import selectors
-from .forecasting.selection import ARIMA, forecast_frame
-from .forecasting.selection import ProductForecast as EngineForecast
 from .models import (
     ForecastRun,
     ProductForecast,
@@ -38,7 +36,15 @@ from .models import (
 )
 from .policy import ROLLING_HISTORY_DAYS, ReorderPlan, SupplyTerms, reorder_plan
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .forecasting.selection import ProductForecast as EngineForecast
+
 Progress = Callable[[str, int, int], None]
+
+#: the name the engine gives ARIMA(5,1,0) (kept here so that reading metrics needs no engine import)
+ARIMA = "arima(5,1,0)"
 
 
 class InventoryError(Exception):
@@ -119,6 +125,11 @@ def _engine_forecasts(
     progress: Callable[[int], None] | None = None,
 ) -> dict[int, EngineForecast]:
     """Load the products' demand before ``as_of`` and run the engine, grouped by lead time."""
+    # The engine (pandas, scipy) loads here, not when Django starts: every command and worker
+    # imports this module, and only forecasting needs it.
+    from .forecasting.selection import ProductForecast as EngineForecast
+    from .forecasting.selection import forecast_frame
+
     matrix = selectors.demand_matrix(before=as_of, product_ids=product_ids)
     results: dict[int, EngineForecast] = {}
     by_lead_time: dict[int, list[int]] = defaultdict(list)
@@ -268,6 +279,8 @@ def demand_histories(*, as_of: date, product_ids: list[int]) -> dict[int, np.nda
     the policy counts a recent launch's ramp-up as error. The admin, the nightly
     suggestions and ``reorder_policy`` all read histories here so they agree.
     """
+    import pandas as pd
+
     first = selectors.first_demand_day()
     end = as_of - timedelta(days=1)
     if first is None or first > end or not product_ids:
@@ -447,6 +460,8 @@ def reorder_levels_from(
 
 def forecast_series_for_export(*, run: ForecastRun) -> pd.DataFrame:
     """``product_sku, date, forecast`` rows of a run, for CSV export."""
+    import pandas as pd
+
     rows = []
     for sku, values in run.forecasts.select_related("product").values_list("product__sku", "values"):
         for offset, value in enumerate(values):

@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from itertools import product as grid_product
 
 import numpy as np
-from scipy.signal import lfilter
 
 #: a forecast function: (history matrix, origin column, horizon) -> (products, horizon)
 Forecaster = Callable[["Panel", int, int], np.ndarray]
@@ -168,6 +167,8 @@ def tsb(alpha: float = 0.1, beta: float = 0.05) -> Callable[[Panel, Sequence[int
     """
 
     def rates(panel: Panel, origins: Sequence[int]) -> dict[int, np.ndarray]:
+        from scipy.signal import lfilter  # scipy costs start-up time; only a forecast needs it
+
         hits = (np.where(panel.valid, panel.values, 0.0) > 0).astype(float)
         smoothed = lfilter([beta], [1.0, -(1.0 - beta)], hits, axis=1)
         sale_days = np.hstack([np.zeros((panel.n, 1)), np.cumsum(hits, axis=1)])
