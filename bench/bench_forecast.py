@@ -1,11 +1,14 @@
 """Forecast accuracy and cost on the shared transaction file (DESIGN.md, daily demand protocol).
 
     .venv/bin/python bench/bench_forecast.py $DATA \
-        --as-of 2011-09-03 --top 200 [--all --workers 2]
+        --as-of 2011-09-03 --top 200 [--all] [--method holt_winters|arima]
 
 ($DATA is ../shared/datasets/online-retail/online_retail_2010-12_2011-09.parquet.)
 Prints the median MASE and median APE of the 28-day total over the top products (most units before
-the as-of date), the chosen methods, and with ``--all`` the wall time to forecast every product.
+the as-of date), the chosen methods, how often ARIMA won per demand class, and with ``--all`` the
+wall time to forecast every product (engine only: no database). ``--method`` instead fits one
+statsmodels method per series on the same products (the seed's ARIMA(5,1,0), or Holt-Winters),
+with its time per series: the reference the batch engine is measured against.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from inventory.forecasting.demand import daily_demand  # noqa: E402
-from inventory.forecasting.selection import forecast_frame  # noqa: E402
+from inventory.forecasting.selection import ARIMA, forecast_frame  # noqa: E402
 
 PRODUCT_CODE = r"^\d{5}[A-Za-z]{0,2}$"
 
@@ -56,6 +59,9 @@ def main() -> None:
         "--shrink-window", type=int, default=168, help="Long-run level the forecast is shrunk to; 0: off"
     )
     parser.add_argument("--all", action="store_true", help="Also time forecasts for every product")
+    parser.add_argument(
+        "--method", choices=["holt_winters", "arima"], help="One statsmodels method per series instead"
+    )
     args = parser.parse_args()
 
     as_of = pd.Timestamp(args.as_of)
@@ -66,6 +72,9 @@ def main() -> None:
     sales = sales[sales.quantity > 0].groupby("product").quantity.sum()
     top = list(sales.sort_values(ascending=False).index[: args.top])
 
+    if args.method:
+        reference(args, train.loc[top], test.loc[top])
+        return
     started = time.perf_counter()
     params = {
         "horizon": args.horizon,
@@ -88,6 +97,7 @@ def main() -> None:
     print("methods:", dict(Counter(results[p].method for p in top).most_common()))
     print("fallbacks:", sum(bool(results[p].fallback_reason) for p in top))
     print(f"median weight of the long-run level: {np.median([results[p].level_shrink for p in top]):.2f}")
+    print("ARIMA fitted / won per demand class:", arima_wins(results.values()))
 
     if args.all:
         sold = train.index[(train.to_numpy() > 0).any(axis=1)]
@@ -98,6 +108,46 @@ def main() -> None:
             f"all {len(everything)} products: {elapsed:.1f} s with {args.workers} workers; "
             f"classes {dict(Counter(r.kind for r in everything.values()).most_common())}"
         )
+        print("ARIMA fitted / won per demand class, every product:", arima_wins(everything.values()))
+
+
+def arima_wins(results) -> dict[str, str]:
+    fitted, won = Counter(), Counter()
+    for result in results:
+        if ARIMA in result.candidates:
+            fitted[result.kind] += 1
+            won[result.kind] += result.method == ARIMA
+    return {kind: f"{won[kind]}/{fitted[kind]}" for kind in sorted(fitted)}
+
+
+def score(forecasts: np.ndarray, train: pd.DataFrame, test: pd.DataFrame) -> tuple[float, float]:
+    actual = test.to_numpy()
+    scale = np.abs(np.diff(train.to_numpy(), axis=1)).mean(axis=1)
+    scale[scale == 0] = 1
+    mase = np.abs(forecasts - actual).mean(axis=1) / scale
+    ape = np.abs(forecasts.sum(axis=1) - actual.sum(axis=1)) / np.maximum(actual.sum(axis=1), 1)
+    return float(np.median(mase)), float(np.median(ape))
+
+
+def reference(args, train: pd.DataFrame, test: pd.DataFrame) -> None:
+    """One statsmodels fit per series from its first sale (failures: the 28-day mean)."""
+    from inventory.forecasting.methods import Arima, FitFailed, HoltWinters
+
+    rows, failures, started = [], 0, time.perf_counter()
+    for _, row in train.iterrows():
+        history = row.iloc[int(np.argmax(row.to_numpy() > 0)) :]
+        method = Arima(order=(5, 1, 0)) if args.method == "arima" else HoltWinters()
+        try:
+            rows.append(method.fit(history).predict(args.horizon))
+        except (FitFailed, ValueError, np.linalg.LinAlgError):
+            failures += 1
+            rows.append(np.full(args.horizon, history.iloc[-28:].mean()))
+    elapsed = time.perf_counter() - started
+    mase, ape = score(np.vstack(rows), train, test)
+    print(
+        f"statsmodels {method.name}, top {len(train)} as of {args.as_of}: median MASE {mase:.3f}, "
+        f"median APE {ape:.3f}, {1000 * elapsed / len(train):.1f} ms per series, {failures} failed fits"
+    )
 
 
 if __name__ == "__main__":

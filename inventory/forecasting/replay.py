@@ -19,18 +19,28 @@ class ReplayResult:
     average_on_hand: float
     served: float
     demanded: float
+    #: purchase orders placed (each costs the ordering cost)
+    orders: int = 0
+    #: average stock value on hand per day, when unit costs are given
+    average_value_on_hand: float = 0.0
 
 
 def replay(
-    demand: np.ndarray, reorder_point: np.ndarray, order_up_to: np.ndarray, lead_time: int
+    demand: np.ndarray,
+    reorder_point: np.ndarray,
+    order_up_to: np.ndarray,
+    lead_time: int,
+    unit_cost: np.ndarray | None = None,
 ) -> ReplayResult:
-    """``demand`` is products x days; ``reorder_point`` and ``order_up_to`` one value per product."""
+    """``demand`` is products x days; ``reorder_point``, ``order_up_to``, ``unit_cost``: one per product."""
     demand = np.asarray(demand, dtype=float)
     s = np.asarray(reorder_point, dtype=float)
     big_s = np.maximum(np.asarray(order_up_to, dtype=float), s)
     on_hand = big_s.copy()
     pipeline = np.zeros((len(s), lead_time + 1))
-    served = held = 0.0
+    served = held = value = 0.0
+    orders = 0
+    cost = np.zeros(len(s)) if unit_cost is None else np.asarray(unit_cost, dtype=float)
     for day in range(demand.shape[1]):
         on_hand += pipeline[:, 0]
         pipeline = np.roll(pipeline, -1, axis=1)
@@ -41,13 +51,17 @@ def replay(
         position = on_hand + pipeline.sum(axis=1)
         reorder = position <= s
         pipeline[reorder, lead_time - 1] += (big_s - position)[reorder]
+        orders += int(reorder.sum())
         held += on_hand.sum()
+        value += float(on_hand @ cost)
     demanded = float(demand.sum())
     return ReplayResult(
         fill_rate=served / demanded if demanded else 1.0,
         average_on_hand=held / max(demand.shape[1], 1),
         served=float(served),
         demanded=demanded,
+        orders=orders,
+        average_value_on_hand=value / max(demand.shape[1], 1),
     )
 
 

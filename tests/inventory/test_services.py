@@ -348,3 +348,21 @@ def test_suggestions_and_reorder_levels_take_safety_stock_from_rolling_errors():
     )
     # The same policy as the suggestion (same data, lead time and service level).
     assert level.reorder_point == pytest.approx(float(suggestion.reorder_point), abs=0.01)
+
+
+def test_demand_days_are_utc_days_on_either_side_of_midnight():
+    product = make_product()
+    for stamp in ("2024-01-01T23:59:00+00:00", "2024-01-02T00:01:00+00:00", "2024-01-02T01:30:00+02:00"):
+        order = Order.objects.create(
+            number=f"T{next(_numbers):07d}",
+            placed_at=datetime.fromisoformat(stamp),
+            status=Order.Status.FULFILLED,
+        )
+        OrderLine.objects.create(
+            order=order, line_number=1, product=product, quantity=1, unit_price=Decimal("1")
+        )
+
+    matrix = selectors.demand_matrix(before=date(2024, 1, 3), product_ids=[product.pk])
+
+    # 01:30 at UTC+2 is 23:30 UTC on the first: two sales that day, one on the second.
+    assert matrix.loc[product.pk].tolist() == [2.0, 1.0]
