@@ -229,7 +229,7 @@ INVENTORY = {
     # Bounds a buyer can sign: an order covers at most this many days of forecast demand (unless the
     # supplier's minimum order or pack size forces more), and safety stock is at most this multiple
     # of lead-time demand. Chosen on validation replays before the test window (docs/BENCHMARKS.md).
-    "MAX_COVER_DAYS": float(os.environ.get("INVENTORY_MAX_COVER_DAYS", "90")),
+    "MAX_COVER_DAYS": float(os.environ.get("INVENTORY_MAX_COVER_DAYS", "120")),
     "MAX_SAFETY_STOCK_MULTIPLE": float(os.environ.get("INVENTORY_MAX_SAFETY_STOCK_MULTIPLE", "10")),
 }
 
