@@ -281,3 +281,16 @@ def test_units_for_fill_rate_interpolates_and_reports_unreachable_targets():
 
     assert units_for_fill_rate(points, 0.95) == pytest.approx(150.0)
     assert units_for_fill_rate([(0.9, 1.0)], 0.95) == float("inf")
+
+
+def test_rounding_to_whole_units_never_takes_a_suggestion_past_the_cover_cap():
+    for daily in (0.011, 0.3, 3.355, 17.9):
+        plan = reorder_plan(
+            forecast=np.full(28, daily),
+            errors=np.full(10, 5.0),
+            service_level=0.95,
+            terms=SupplyTerms(7),
+            max_cover_days=120,
+        )
+        assert plan.suggested_quantity >= 1
+        assert plan.days_of_cover <= 120 + 1e-9 or plan.adjustments == ("whole_unit",)
