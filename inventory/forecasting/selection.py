@@ -1,18 +1,19 @@
-"""Per-product method selection by rolling-origin backtest.
+"""Per-product method selection by rolling-origin backtest, for a whole products x days matrix at once.
 
 A product is first classified by volume and by intermittency (Syntetos-Boylan:
 ADI, the average interval between sales, and CV², the squared coefficient of
 variation of the non-zero sizes). The class decides which candidates it can
-afford: statsmodels fits only for the products that carry the volume, Croston-type
-methods for intermittent ones, and moving averages for the long tail. Each
-candidate is backtested from several origins; the one with the lowest error
-(absolute error of the horizon total, scaled by the product's naive error) is
-refitted on the whole history. Its horizon total is then shrunk towards a
-long-run level (a 24-week weekday-profile mean) with a weight that falls as the
-chosen method's backtest error falls relative to the long-run level's: recent
-swings in this shop's demand mostly revert, but a clean trend keeps its forecast. A
-candidate that fails or does not converge is dropped and the reason recorded;
-if everything fails, a 28-day moving average is used.
+afford: Holt-Winters and ARIMA only for the products that carry the volume,
+Croston-type methods for intermittent ones, moving averages for everyone. Every
+candidate is computed for every product and backtest origin in one pass
+(``batch``); the one with the lowest error (absolute error of the horizon total,
+scaled by the product's naive error) wins, and its forecast from the last day is
+issued. Its horizon total is then shrunk towards a long-run level (a 24-week
+weekday-profile mean) with a weight that falls as the chosen method's backtest
+error falls relative to the long-run level's: recent swings in this shop's demand
+mostly revert, but a clean trend keeps its forecast. A candidate whose forecast is
+not finite is dropped and the reason recorded; if the whole selection fails, a
+28-day mean is issued with the reason.
 """
 
 from __future__ import annotations
