@@ -6,8 +6,7 @@
     .venv/bin/python bench/bench_recommender.py speed ../shared/datasets/ml-latest-small --customers 100
 
 ``purchases`` runs the DESIGN.md top-N protocol (train before the cut, test on returning
-customers' products after it) for every ranker, the tuned hybrid and popularity, plus TIFU-KNN
-(not blended) for comparison. The sale lines
+customers' products after it) for every ranker, the tuned hybrid and popularity. The sale lines
 are filtered like the importer does (a customer, a 5-digit product code, positive quantity and
 price, not a C invoice). ``ratings`` cross-validates the rating models with KFold(5,
 random_state=0). ``speed`` times the vectorised top-N precompute against Surprise's per-pair
@@ -27,7 +26,6 @@ import pandas as pd
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from recommender.engine.hybrid import evaluate_protocol  # noqa: E402
-from recommender.engine.rankers import TIFUKNNRanker  # noqa: E402
 from recommender.engine.ratings import RatingModel, cross_validate_ratings, to_surprise  # noqa: E402
 
 
@@ -66,11 +64,7 @@ def movielens_ratings(folder: Path) -> pd.DataFrame:
 def bench_purchases(args) -> None:
     purchases = retail_purchases(args.path)
     started = time.perf_counter()
-    # TIFU-KNN is scored beside the blend's components for comparison; it is not in the blend
-    # (docs/BENCHMARKS.md: adding it did not raise the validation-tuned hybrid).
-    results = evaluate_protocol(
-        purchases, pd.Timestamp(args.cut), extra_rankers={"tifu_knn": TIFUKNNRanker()}
-    )
+    results = evaluate_protocol(purchases, pd.Timestamp(args.cut))
     elapsed = time.perf_counter() - started
     print(
         f"cut {args.cut}: {len(purchases):,} sale lines; fit (with validation-tuned blend) + evaluation "

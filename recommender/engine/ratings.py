@@ -17,8 +17,6 @@ from sklearn.exceptions import NotFittedError
 from surprise import SVD, Dataset, KNNBaseline, Reader, SVDpp
 from surprise.model_selection import KFold, RandomizedSearchCV, cross_validate
 
-from .topk import top_k_indices
-
 ALGORITHMS = {"svd": SVD, "svdpp": SVDpp, "knnbaseline": KNNBaseline}
 RATING_SCALE = (0.5, 5.0)
 
@@ -162,23 +160,6 @@ class RatingModel:
             + self.user_factors_[customer_rows] @ self.item_factors_[cols].T
         )
         return np.clip(est, *RATING_SCALE) if clip else est
-
-    def top_n(self, customer_rows: np.ndarray, k: int) -> np.ndarray:
-        """Each customer's k best products by estimated stars: one matrix product and a partial sort.
-
-        Clipping to the rating scale is skipped because it never changes the order (only ties at 5).
-        """
-        from threadpoolctl import threadpool_limits
-
-        self._check_fitted()
-        if not hasattr(self, "_item_factors32_t"):
-            self._item_factors32_t = np.ascontiguousarray(self.item_factors_.T, dtype=np.float32)
-            self._item_bias32 = self.item_bias_.astype(np.float32)
-        # Small products run faster on one BLAS thread than contending for two busy cores.
-        with threadpool_limits(limits=1, user_api="blas"):
-            scores = self.user_factors_[customer_rows].astype(np.float32) @ self._item_factors32_t
-        scores += self._item_bias32[None, :]
-        return top_k_indices(scores, k)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         self._check_fitted()
