@@ -63,3 +63,34 @@ def similar_products(hybrid, k: int) -> tuple[np.ndarray, np.ndarray]:
         order = np.argsort(-values, kind="stable")[:k]
         items[row, : len(order)], scores[row, : len(order)] = cols[order], values[order]
     return items, scores
+
+
+def similar_product_rows(hybrid, content, k: int) -> list[tuple[int, int, int, float, str]]:
+    """(product, rank, similar, score, reason) rows: co-purchase neighbours, then content ones."""
+    from recommender.engine.topk import top_k_indices
+
+    products = hybrid.interactions_.products
+    knn_items, knn_scores = similar_products(hybrid, k)
+    out = []
+    rows = np.arange(len(products))
+    sim = content.similarity(rows)
+    sim[rows, rows] = -np.inf
+    content_items = top_k_indices(sim, 2 * k)
+    for row in rows.tolist():
+        chosen = [
+            (int(col), float(score), "together")
+            for col, score in zip(knn_items[row], knn_scores[row], strict=True)
+            if col >= 0
+        ]
+        have = {col for col, _, _ in chosen}
+        for col in content_items[row].tolist():
+            if len(chosen) >= k:
+                break
+            if col not in have and sim[row, col] > 0:
+                chosen.append((col, float(sim[row, col]), "similar"))
+                have.add(col)
+        out.extend(
+            (int(products[row]), rank, int(products[col]), score, reason)
+            for rank, (col, score, reason) in enumerate(chosen[:k], start=1)
+        )
+    return out
