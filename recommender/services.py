@@ -205,12 +205,17 @@ def _train(*, version: ModelVersion, progress: Progress) -> None:
         version.data_start = purchases["placed_at"].min().tz_localize("UTC").to_pydatetime()
         version.data_end = purchases["placed_at"].max().tz_localize("UTC").to_pydatetime()
 
+    progress("content similarity", 0, 1)
     content = ContentSimilarity().fit(catalogue["text"].tolist())
+    progress("content similarity", 1, 1)
     with transaction.atomic():
         n_lists = _write_customer_lists(version, hybrid, rating_model, ratings, progress)
         n_similar = _write_similar_products(version, hybrid, content, progress)
+        progress("popular and artifacts", 0, 2)
         n_popular = _write_popular(version, hybrid, ratings)
+        progress("popular and artifacts", 1, 2)
         _write_artifacts(version, hybrid, rating_model)
+        progress("popular and artifacts", 2, 2)
         version.counts = {
             "customers": len(customers),
             "products": len(products),
@@ -227,7 +232,7 @@ def _train(*, version: ModelVersion, progress: Progress) -> None:
 
 
 def _fit_ratings(ratings: pd.DataFrame, progress: Progress) -> tuple[RatingModel | None, dict, dict]:
-    from .engine.ratings import RatingModel, search_svd
+    from .engine.ratings import RatingModel, holdout_svd
 
     if ratings.empty:
         return None, {}, {}
@@ -236,7 +241,9 @@ def _fit_ratings(ratings: pd.DataFrame, progress: Progress) -> tuple[RatingModel
     params: dict = {}
     metrics: dict = {}
     if len(ratings) >= MIN_RATINGS_FOR_SEARCH:
-        params, metrics = search_svd(
+        # The stored RMSE and MAE come from ratings the search never saw; the final model then
+        # learns from all of them.
+        params, metrics = holdout_svd(
             ratings,
             param_distributions=search["param_distributions"],
             n_iter=search["n_iter"],

@@ -62,7 +62,9 @@ def _reference_rows(hybrid, k):
         items, scores, reasons, reason_items = reference.recommend(hybrid, rows, k, mode)
         for row in rows:
             rank = 0
-            for item, score, reason, because in zip(items[row], scores[row], reasons[row], reason_items[row]):
+            for item, score, reason, because in zip(
+                items[row], scores[row], reasons[row], reason_items[row], strict=True
+            ):
                 if item < 0:
                     continue
                 rank += 1
