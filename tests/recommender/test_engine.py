@@ -148,15 +148,19 @@ def test_ages_are_measured_whatever_the_time_zones_of_purchases_and_as_of():
 def test_time_split_tests_only_returning_customers_and_known_products():
     purchases = pd.DataFrame(
         {
-            "customer": ["a", "a", "b", "c"],
-            "product": ["x", "y", "x", "x"],
-            "order": ["o1", "o2", "o3", "o4"],
-            "placed_at": pd.to_datetime(["2024-01-01", "2024-02-01", "2024-02-02", "2024-01-03"]),
+            "customer": ["a", "a", "b", "c", "a", "c"],
+            "product": ["x", "y", "x", "x", "z", "y"],
+            "order": ["o1", "o2", "o3", "o4", "o5", "o6"],
+            "placed_at": pd.to_datetime(
+                ["2024-01-01", "2024-02-01", "2024-02-02", "2024-01-03", "2024-02-03", "2024-01-04"]
+            ),
         }
     )
-    split = time_split(purchases, pd.Timestamp("2024-01-15"), products=np.array(["x", "y"]))
+    # z is in the catalogue but first sold after the cut: no model could know it, so no truth holds it.
+    split = time_split(purchases, pd.Timestamp("2024-01-15"), products=np.array(["x", "y", "z"]))
     customers = split.train.customer_index()
     assert set(split.truth_all) == {customers["a"]}  # b is new after the cut
+    assert split.truth_all[customers["a"]] == {1}
     assert split.truth_new == {customers["a"]: {1}}
 
 
