@@ -39,9 +39,6 @@ class Interactions:
     def customer_index(self) -> dict:
         return {customer: row for row, customer in enumerate(self.customers.tolist())}
 
-    def product_index(self) -> dict:
-        return {product: col for col, product in enumerate(self.products.tolist())}
-
 
 def _distinct_pairs(purchases: pd.DataFrame) -> pd.DataFrame:
     missing = set(PURCHASE_COLUMNS) - set(purchases.columns)
