@@ -380,7 +380,8 @@ def evaluate_protocol(
     """DESIGN.md protocol: train before ``cut``, test on returning customers' products after it.
 
     Returns metrics per ranker (each component alone, popularity as the baseline, and the hybrid)
-    and per mode.
+    and per mode. The hybrid is scored on the lists the service stores (``recommend_modes``, the
+    precompute of every customer's list), so the figure is the served lists' figure.
     """
     products = np.sort(purchases["product"].unique()) if products is None else np.asarray(products)
     split = time_split(purchases, cut, products=products)
@@ -395,12 +396,15 @@ def evaluate_protocol(
     n_products = len(products)
     parts = component_scores(hybrid.components_, rows)
     results: dict[str, dict[str, RankingMetrics]] = {}
-    candidates: dict[str, np.ndarray | None] = {**parts, "hybrid": None}
-    for name, scores in candidates.items():
+    for name, scores in parts.items():
         results[name] = {}
         for mode, truth in (("all", split.truth_all), ("new", split.truth_new)):
-            blended = hybrid.score(rows, mode) if scores is None else scores
-            if mode == "new" and scores is not None:
-                blended = exclude_seen(blended, hybrid.interactions_, rows)
-            results[name][mode] = evaluate_scores(blended, rows, truth, n_products)
+            ranked = exclude_seen(scores, hybrid.interactions_, rows) if mode == "new" else scores
+            results[name][mode] = evaluate_scores(ranked, rows, truth, n_products)
+    lists = hybrid.recommend_modes(rows, 10)
+    results["hybrid"] = {}
+    for mode, truth in (("all", split.truth_all), ("new", split.truth_new)):
+        items = lists[mode].items
+        rankings = {int(row): items[i][items[i] >= 0].tolist() for i, row in enumerate(rows)}
+        results["hybrid"][mode] = evaluate_rankings(rankings, truth, n_products, 10)
     return results
