@@ -340,8 +340,9 @@ def _customer_list_columns(
 ) -> list[np.ndarray]:
     """One block's top lists flattened into the columns of ``CUSTOMER_LIST_FIELDS`` (no loop per row).
 
-    Ranks count kept items only. A co-purchase reason needs a product to name; without one,
-    popularity explains the item. A buy-again reason carries how often and when the customer bought.
+    Ranks count kept items only. A co-purchase reason needs a product to name, and a buy-again
+    reason a purchase to count; without one, popularity explains the item. A buy-again reason
+    carries how often and when the customer bought.
     """
     interactions = hybrid.interactions_
     product_ids = interactions.products
@@ -359,6 +360,9 @@ def _customer_list_columns(
     days = np.asarray(interactions.last_day[row_index, cols]).ravel().astype(np.int64)
     dates = np.datetime_as_string(days.astype("datetime64[D]"), unit="D")
     bought = regular & (counts > 0)
+    # Buy-again wins ties of all-zero contributions; an item the customer never bought is not theirs
+    # "again", and with nothing else to say popularity explains it.
+    reasons = np.where(regular & ~bought, str(Reason.POPULAR), reasons)
     return [
         np.full(len(cols), version_id, dtype=np.int64),
         interactions.customers[row_index],

@@ -72,6 +72,9 @@ def _reference_rows(hybrid, k):
                 named = code in ("because", "together") and because >= 0
                 if code in ("because", "together") and not named:
                     code = "popular"
+                # New rule: buy-again needs a purchase of the item to count.
+                if code == "regular" and not interactions.confidence[row, item]:
+                    code = "popular"
                 expected[(int(interactions.customers[row]), mode, rank)] = (
                     int(interactions.products[item]),
                     float(score),
@@ -117,3 +120,39 @@ def test_stored_lists_are_the_lists_of_the_per_customer_precompute(shop, monkeyp
     old_similar = reference.similar_product_rows(hybrid, captured["content"], 20)
     assert [row[:3] + row[4:] for row in similar] == [row[:3] + row[4:] for row in old_similar]
     assert [row[3] for row in similar] == pytest.approx([row[3] for row in old_similar], rel=1e-6)
+
+
+def test_a_buy_again_reason_needs_a_purchase_to_count_and_says_how_many_and_when():
+    from types import SimpleNamespace
+
+    import pandas as pd
+
+    from recommender.engine.hybrid import Recommendations
+    from recommender.engine.interactions import build_interactions
+
+    purchases = pd.DataFrame(
+        {
+            "customer": [7, 7, 7],
+            "product": [10, 10, 11],
+            "order": [1, 2, 2],
+            "placed_at": pd.to_datetime(["2024-01-02", "2024-03-05", "2024-03-05"]),
+        }
+    )
+    hybrid = SimpleNamespace(interactions_=build_interactions(purchases, products=np.array([10, 11, 12])))
+    # Buy-again "wins" item 12 only through a tie at zero: the customer never bought it.
+    recs = Recommendations(
+        items=np.array([[0, 1, 2]]),
+        scores=np.array([[0.9, 0.5, 0.0]]),
+        reasons=np.array([["buy_again", "buy_again", "buy_again"]], dtype=object),
+        reason_items=np.full((1, 3), -1),
+    )
+    columns = dict(
+        zip(
+            services.CUSTOMER_LIST_FIELDS,
+            services._customer_list_columns(1, hybrid, np.array([0]), "all", recs),
+            strict=True,
+        )
+    )
+    assert columns["reason"].tolist() == ["regular", "regular", "popular"]
+    assert columns["reason_count"].tolist() == [2, 1, None]
+    assert columns["reason_date"].tolist() == ["2024-03-05", "2024-03-05", None]
