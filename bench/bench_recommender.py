@@ -3,15 +3,12 @@
     .venv/bin/python bench/bench_recommender.py purchases \
         ../shared/datasets/online-retail/online_retail_2010-12_2011-09.parquet --cut 2011-07-01
     .venv/bin/python bench/bench_recommender.py ratings ../shared/datasets/ml-latest-small --folds 5
-    .venv/bin/python bench/bench_recommender.py speed ../shared/datasets/ml-latest-small --customers 100
 
 ``purchases`` runs the DESIGN.md top-N protocol (train before the cut, test on returning
-customers' products after it) for every ranker, the tuned hybrid and popularity, plus TIFU-KNN
-(not blended) for comparison. The sale lines
+customers' products after it) for every ranker, the tuned hybrid and popularity. The sale lines
 are filtered like the importer does (a customer, a 5-digit product code, positive quantity and
 price, not a C invoice). ``ratings`` cross-validates the rating models with KFold(5,
-random_state=0). ``speed`` times the vectorised top-N precompute against Surprise's per-pair
-``predict`` over the same customers and products, in the same run.
+random_state=0).
 """
 
 from __future__ import annotations
@@ -21,14 +18,12 @@ import sys
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from recommender.engine.hybrid import evaluate_protocol  # noqa: E402
-from recommender.engine.rankers import TIFUKNNRanker  # noqa: E402
-from recommender.engine.ratings import RatingModel, cross_validate_ratings, to_surprise  # noqa: E402
+from recommender.engine.ratings import RatingModel, cross_validate_ratings  # noqa: E402
 
 
 def retail_purchases(path: Path) -> pd.DataFrame:
@@ -66,11 +61,7 @@ def movielens_ratings(folder: Path) -> pd.DataFrame:
 def bench_purchases(args) -> None:
     purchases = retail_purchases(args.path)
     started = time.perf_counter()
-    # TIFU-KNN is scored beside the blend's components for comparison; it is not in the blend
-    # (docs/BENCHMARKS.md: adding it did not raise the validation-tuned hybrid).
-    results = evaluate_protocol(
-        purchases, pd.Timestamp(args.cut), extra_rankers={"tifu_knn": TIFUKNNRanker()}
-    )
+    results = evaluate_protocol(purchases, pd.Timestamp(args.cut))
     elapsed = time.perf_counter() - started
     print(
         f"cut {args.cut}: {len(purchases):,} sale lines; fit (with validation-tuned blend) + evaluation "
@@ -96,46 +87,6 @@ def bench_ratings(args) -> None:
         print(f"{name}: RMSE {scores['rmse']:.4f} MAE {scores['mae']:.4f} ({seconds:.1f} s)")
 
 
-def bench_speed(args) -> None:
-    from surprise import SVD
-
-    ratings = movielens_ratings(args.path)
-    trainset = to_surprise(ratings).build_full_trainset()
-    algo = SVD(random_state=0).fit(trainset)
-    model = RatingModel.from_arrays(
-        {
-            "customers": np.array([trainset.to_raw_uid(i) for i in range(trainset.n_users)]),
-            "products": np.array([trainset.to_raw_iid(i) for i in range(trainset.n_items)]),
-            "global_mean": np.array([trainset.global_mean]),
-            "user_bias": algo.bu,
-            "item_bias": algo.bi,
-            "user_factors": algo.pu,
-            "item_factors": algo.qi,
-        }
-    )
-    customers = model.customers_[: args.customers]
-    products = model.products_
-    k = 50
-    started = time.perf_counter()
-    slow_top = []
-    for customer in customers:
-        estimates = np.array([algo.predict(customer, product).est for product in products])
-        slow_top.append(np.argsort(-estimates, kind="stable")[:k])
-    slow = time.perf_counter() - started
-    started = time.perf_counter()
-    repeats = 20
-    for _ in range(repeats):
-        fast_top = model.top_n(np.arange(len(customers)), k)
-    fast = (time.perf_counter() - started) / repeats
-    agreement = np.mean([len(set(a) & set(b)) / k for a, b in zip(slow_top, fast_top, strict=True)])
-    pairs = len(customers) * len(products)
-    print(f"top-{k} over {len(customers)} customers x {len(products)} products ({pairs:,} pairs):")
-    print(
-        f"  Surprise per-pair predict: {slow:.2f} s; vectorised (matrix product + argpartition): "
-        f"{fast * 1000:.1f} ms; speed-up {slow / fast:,.0f}x; top-{k} agreement {agreement:.3f}"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -149,10 +100,6 @@ def main() -> None:
     r.add_argument("path", type=Path)
     r.add_argument("--folds", type=int, default=5)
     r.set_defaults(run=bench_ratings)
-    s = sub.add_parser("speed")
-    s.add_argument("path", type=Path)
-    s.add_argument("--customers", type=int, default=100)
-    s.set_defaults(run=bench_speed)
     args = parser.parse_args()
     args.run(args)
 

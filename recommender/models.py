@@ -119,18 +119,26 @@ class CustomerRecommendationQuerySet(models.QuerySet["CustomerRecommendation"]):
 class CustomerRecommendation(models.Model):
     """One item of a customer's precomputed top N in one mode, with its score and reason."""
 
+    # A retrain writes hundreds of thousands of these rows, so only indexes that reads use are kept:
+    # the unique (version, customer, mode, rank) serves every lookup by version, and the customer
+    # index customer deletion. Nobody reads the lists by product, and a product with sales (every
+    # product in a list) cannot be deleted (order lines protect it), so product indexes would only
+    # slow each write.
     version = models.ForeignKey(
-        ModelVersion, on_delete=models.CASCADE, related_name="customer_recommendations"
+        ModelVersion, on_delete=models.CASCADE, related_name="customer_recommendations", db_index=False
     )
     customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
     mode = models.CharField(max_length=8, choices=Mode.choices)
     rank = models.PositiveSmallIntegerField()
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+")
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="+", db_index=False)
     score = models.FloatField()
     reason = models.CharField(max_length=16, choices=Reason.choices)
     reason_product = models.ForeignKey(
-        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+        Product, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", db_index=False
     )
+    # For "you bought this N times, last on D": the customer's orders of the product before training.
+    reason_count = models.PositiveIntegerField(null=True, blank=True)
+    reason_date = models.DateField(null=True, blank=True)
 
     objects = CustomerRecommendationQuerySet.as_manager()
 

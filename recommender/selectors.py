@@ -9,17 +9,18 @@ and finally any sellable product by recent sales.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import date, datetime, timedelta
+from typing import TYPE_CHECKING
 
-import pandas as pd
-from django.conf import settings
 from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from shop.models import Customer, OrderLine, Product, Rating
 
 from .models import CustomerRecommendation, Mode, ModelVersion, PopularProduct, Reason, SimilarProduct
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -31,7 +32,10 @@ class RecommendedItem:
     reason_product: Product | None = None
 
 
-def reason_text(code: str, reason_product: Product | None) -> str:
+def reason_text(
+    code: str, reason_product: Product | None, *, count: int | None = None, last: date | None = None
+) -> str:
+    """The reason in words; a buy-again reason says how often and when (``count``, ``last``)."""
     name = reason_product.name if reason_product is not None else ""
     if code == Reason.BECAUSE and name:
         return f"because you bought {name}"
@@ -40,6 +44,11 @@ def reason_text(code: str, reason_product: Product | None) -> str:
     if code == Reason.SIMILAR and name:
         return f"similar to {name}"
     if code == Reason.REGULAR:
+        if count and last:
+            on = f"{last:%d %b %Y}".lstrip("0")
+            return (
+                f"you bought this on {on}" if count == 1 else f"you bought this {count} times, last on {on}"
+            )
         return "you buy this regularly"
     if code == Reason.RATINGS:
         return "matches your ratings"
@@ -52,6 +61,8 @@ def active_version() -> ModelVersion | None:
 
 def purchases_frame(*, as_of: datetime | None = None) -> pd.DataFrame:
     """Sale lines of known customers, cancelled orders excluded: customer, product, order, placed_at."""
+    import pandas as pd
+
     lines = OrderLine.objects.filter(order__customer__isnull=False).exclude(order__status="cancelled")
     if as_of is not None:
         lines = lines.filter(order__placed_at__lt=as_of)
@@ -62,6 +73,8 @@ def purchases_frame(*, as_of: datetime | None = None) -> pd.DataFrame:
 
 
 def ratings_frame(*, as_of: datetime | None = None) -> pd.DataFrame:
+    import pandas as pd
+
     ratings = Rating.objects.all()
     if as_of is not None:
         ratings = ratings.filter(rated_at__lt=as_of)
@@ -73,6 +86,8 @@ def ratings_frame(*, as_of: datetime | None = None) -> pd.DataFrame:
 
 def catalogue_frame() -> pd.DataFrame:
     """Every product with the text used for content similarity (name, description, category)."""
+    import pandas as pd
+
     rows = list(Product.objects.values_list("id", "name", "description", "category__name"))
     frame = pd.DataFrame(rows, columns=["product", "name", "description", "category"]).fillna("")
     frame["text"] = frame["name"] + " " + frame["description"] + " " + frame["category"]
@@ -120,7 +135,7 @@ def recommendations_for(
             RecommendedItem(
                 row.product,
                 row.score,
-                reason_text(row.reason, row.reason_product),
+                reason_text(row.reason, row.reason_product, count=row.reason_count, last=row.reason_date),
                 row.reason,
                 row.reason_product,
             )
@@ -219,33 +234,16 @@ def version_lists(*, version: ModelVersion, mode: str, limit: int):
         CustomerRecommendation.objects.filter(version=version, mode=mode, rank__lte=limit)
         .order_by("customer__external_id", "rank")
         .values_list(
-            "customer__external_id", "product__sku", "rank", "score", "reason", "reason_product__name"
+            "customer__external_id",
+            "product__sku",
+            "rank",
+            "score",
+            "reason",
+            "reason_product__name",
+            "reason_count",
+            "reason_date",
         )
     )
-    for customer, sku, rank, score, code, because in rows.iterator(chunk_size=5000):
+    for customer, sku, rank, score, code, because, count, last in rows.iterator(chunk_size=5000):
         named = Product(name=because) if because else None
-        yield customer, sku, rank, score, reason_text(code, named)
-
-
-_rating_models: dict[tuple[int, str], object] = {}
-
-
-def predict_rating(*, customer: Customer, product: Product):
-    """Predicted stars from the active version's rating model (sha256-checked factors).
-
-    An unknown customer or product, or no rating model at all, gets the global mean (3.0 without
-    a model) with ``impossible=True``: a default, not an error.
-    """
-    from .engine.artifacts import load_arrays
-    from .engine.ratings import RatingModel, RatingPrediction
-
-    version = active_version()
-    artifact = version.artifacts.filter(name="rating_factors").first() if version is not None else None
-    if artifact is None:
-        return RatingPrediction(3.0, True)
-    key = (artifact.pk, artifact.sha256)
-    if key not in _rating_models:
-        arrays = load_arrays(Path(settings.ARTIFACTS_DIR) / artifact.path, artifact.sha256)
-        _rating_models.clear()  # keep one model in memory: the active one
-        _rating_models[key] = RatingModel.from_arrays(arrays)
-    return _rating_models[key].predict(str(customer.pk), str(product.pk))
+        yield customer, sku, rank, score, reason_text(code, named, count=count, last=last)

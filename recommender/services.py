@@ -13,19 +13,14 @@ import traceback
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from . import selectors
-from .engine.artifacts import load_arrays, save_arrays, sparse_to_arrays
-from .engine.hybrid import REASON_KINDS, HybridRecommender
-from .engine.rankers import ContentSimilarity
-from .engine.ratings import RatingModel, search_svd
-from .engine.topk import top_k_indices
 from .models import (
     CustomerRecommendation,
     Mode,
@@ -36,11 +31,23 @@ from .models import (
     SimilarProduct,
 )
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .engine.hybrid import HybridRecommender
+    from .engine.rankers import ContentSimilarity
+    from .engine.ratings import RatingModel
+
+# pandas, scipy, scikit-learn, implicit and Surprise are imported inside the functions that train:
+# every management command, worker and web process imports this module, and only training needs them.
+
 logger = logging.getLogger(__name__)
 
 Progress = Callable[[str, int, int], None]
 CHUNK_ROWS = 512
 BULK_BATCH = 5000
+# Rows per executemany on SQLite: large enough that per-call overhead vanishes.
+INSERT_BATCH = 50_000
 # Weight of predicted stars in the blend for customers with ratings (stars scaled to 0..1).
 RATING_WEIGHT = 1.0
 MIN_RATINGS_FOR_SEARCH = 100
@@ -164,11 +171,16 @@ def model_version_abandon(*, run_key: str, reason: str) -> ModelVersion | None:
 
 
 def _naive_utc(moment: datetime) -> pd.Timestamp:
+    import pandas as pd
+
     stamp = pd.Timestamp(moment)
     return stamp.tz_convert("UTC").tz_localize(None) if stamp.tzinfo else stamp
 
 
 def _train(*, version: ModelVersion, progress: Progress) -> None:
+    from .engine.hybrid import HybridRecommender
+    from .engine.rankers import ContentSimilarity
+
     progress("load data", 0, 1)
     purchases = selectors.purchases_frame(as_of=version.as_of)
     ratings = selectors.ratings_frame(as_of=version.as_of)
@@ -193,12 +205,17 @@ def _train(*, version: ModelVersion, progress: Progress) -> None:
         version.data_start = purchases["placed_at"].min().tz_localize("UTC").to_pydatetime()
         version.data_end = purchases["placed_at"].max().tz_localize("UTC").to_pydatetime()
 
+    progress("content similarity", 0, 1)
     content = ContentSimilarity().fit(catalogue["text"].tolist())
+    progress("content similarity", 1, 1)
     with transaction.atomic():
         n_lists = _write_customer_lists(version, hybrid, rating_model, ratings, progress)
         n_similar = _write_similar_products(version, hybrid, content, progress)
+        progress("popular and artifacts", 0, 2)
         n_popular = _write_popular(version, hybrid, ratings)
+        progress("popular and artifacts", 1, 2)
         _write_artifacts(version, hybrid, rating_model)
+        progress("popular and artifacts", 2, 2)
         version.counts = {
             "customers": len(customers),
             "products": len(products),
@@ -215,6 +232,8 @@ def _train(*, version: ModelVersion, progress: Progress) -> None:
 
 
 def _fit_ratings(ratings: pd.DataFrame, progress: Progress) -> tuple[RatingModel | None, dict, dict]:
+    from .engine.ratings import RatingModel, holdout_svd
+
     if ratings.empty:
         return None, {}, {}
     progress("ratings", 0, 2)
@@ -222,7 +241,9 @@ def _fit_ratings(ratings: pd.DataFrame, progress: Progress) -> tuple[RatingModel
     params: dict = {}
     metrics: dict = {}
     if len(ratings) >= MIN_RATINGS_FOR_SEARCH:
-        params, metrics = search_svd(
+        # The stored RMSE and MAE come from ratings the search never saw; the final model then
+        # learns from all of them.
+        params, metrics = holdout_svd(
             ratings,
             param_distributions=search["param_distributions"],
             n_iter=search["n_iter"],
@@ -238,6 +259,8 @@ def _rating_scores(
     model: RatingModel, ratings: pd.DataFrame, customers: np.ndarray, products: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
     """Predicted stars scaled to 0..1 (zero for customers without ratings) and the rated-product mask."""
+    import pandas as pd
+
     scores = np.zeros((len(customers), len(products)), dtype=np.float32)
     rated = np.zeros_like(scores, dtype=bool)
     model_rows = pd.Index(model.customers_).get_indexer(customers.astype(str))
@@ -254,57 +277,103 @@ def _rating_scores(
     return scores, rated
 
 
-def _bulk_insert(model, fields: list[str], rows: list[tuple]) -> int:
-    """Inserts plain tuples: PostgreSQL ``COPY`` when available (an order of magnitude faster than
-    INSERT for the hundreds of thousands of list rows), ``bulk_create`` elsewhere."""
-    if not rows:
+def _bulk_insert(model, fields: list[str], columns: list) -> int:
+    """Inserts rows given as equal-length columns (arrays or lists; ``None`` for NULL).
+
+    PostgreSQL gets one ``COPY`` of tab-separated text (an order of magnitude faster than INSERT for
+    the hundreds of thousands of list rows); SQLite gets ``executemany`` in large batches, inside
+    the caller's transaction, which skips building a model instance per row.
+    """
+    import pandas as pd
+
+    n = len(columns[0]) if columns else 0
+    if not n:
         return 0
+    table = connection.ops.quote_name(model._meta.db_table)
+    names = [connection.ops.quote_name(model._meta.get_field(name).column) for name in fields]
     if connection.vendor == "postgresql":
-        columns = [model._meta.get_field(name).column for name in fields]
-        quoted = ", ".join(connection.ops.quote_name(column) for column in columns)
-        with connection.cursor() as cursor:
-            sql = f"COPY {connection.ops.quote_name(model._meta.db_table)} ({quoted}) FROM STDIN"
-            with cursor.cursor.copy(sql) as copy:
-                for row in rows:
-                    copy.write_row(row)
-    else:
-        attnames = [model._meta.get_field(name).attname for name in fields]
-        model.objects.bulk_create(
-            [model(**dict(zip(attnames, row, strict=True))) for row in rows], batch_size=BULK_BATCH
-        )
-    return len(rows)
+        frame = pd.DataFrame({name: column for name, column in zip(names, columns, strict=True)})
+        text = frame.to_csv(sep="\t", header=False, index=False, na_rep="\\N", lineterminator="\n")
+        copy_sql = f"COPY {table} ({', '.join(names)}) FROM STDIN"
+        with connection.cursor() as cursor, cursor.cursor.copy(copy_sql) as copy:
+            copy.write(text)
+        return n
+    rows = list(zip(*[np.asarray(column).tolist() for column in columns], strict=True))
+    sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join(['%s'] * len(names))})"
+    with connection.cursor() as cursor:
+        for start in range(0, n, INSERT_BATCH):
+            cursor.executemany(sql, rows[start : start + INSERT_BATCH])
+    return n
 
 
-CUSTOMER_LIST_FIELDS = ["version", "customer", "mode", "rank", "product", "score", "reason", "reason_product"]
-_REASON_BY_COMPONENT = {name: str(kind) for name, kind in REASON_KINDS.items()}
+CUSTOMER_LIST_FIELDS = [
+    "version",
+    "customer",
+    "mode",
+    "rank",
+    "product",
+    "score",
+    "reason",
+    "reason_product",
+    "reason_count",
+    "reason_date",
+]
+# The reason shown for an item is the blend component contributing most to its score.
+_REASON_BY_COMPONENT = {
+    "buy_again": str(Reason.REGULAR),
+    "item_knn": str(Reason.BECAUSE),
+    "als": str(Reason.TOGETHER),
+    "popularity": str(Reason.POPULAR),
+    "ratings": str(Reason.RATINGS),
+}
 
 
-def _customer_list_rows(
-    version_id: int, customer_ids: np.ndarray, product_ids: np.ndarray, mode: str, recs
-) -> list[tuple]:
-    """Vectorised flattening of one chunk's top lists into row tuples (rank counts kept items only)."""
+def _nullable(values: np.ndarray, present: np.ndarray) -> np.ndarray:
+    """An object column holding ``values`` where ``present`` and None (NULL) elsewhere."""
+    out = np.full(len(values), None, dtype=object)
+    out[present] = values[present].tolist()
+    return out
+
+
+def _customer_list_columns(
+    version_id: int, hybrid: HybridRecommender, rows: np.ndarray, mode: str, recs
+) -> list[np.ndarray]:
+    """One block's top lists flattened into the columns of ``CUSTOMER_LIST_FIELDS`` (no loop per row).
+
+    Ranks count kept items only. A co-purchase reason needs a product to name, and a buy-again
+    reason a purchase to count; without one, popularity explains the item. A buy-again reason
+    carries how often and when the customer bought.
+    """
+    interactions = hybrid.interactions_
+    product_ids = interactions.products
     kept = recs.items >= 0
     ranks = np.cumsum(kept, axis=1)
     reasons = np.vectorize(_REASON_BY_COMPONENT.get, otypes=[object])(recs.reasons)
     explained = np.isin(reasons, [Reason.BECAUSE, Reason.TOGETHER])
-    # A co-purchase reason needs a product to name; without one, popularity explains the item.
     reasons = np.where(explained & (recs.reason_items < 0), str(Reason.POPULAR), reasons)
-    named = explained & (recs.reason_items >= 0)
-    reason_products = np.where(named, product_ids[np.maximum(recs.reason_items, 0)], 0)
-    customers = np.broadcast_to(customer_ids[:, None], recs.items.shape)
-    products = product_ids[np.maximum(recs.items, 0)]
+    named = (explained & (recs.reason_items >= 0))[kept]
+    row_index = np.broadcast_to(rows[:, None], recs.items.shape)[kept]
+    cols = recs.items[kept]
+    reasons = reasons[kept]
+    regular = reasons == str(Reason.REGULAR)
+    counts = np.asarray(interactions.confidence[row_index, cols]).ravel().astype(np.int64)
+    days = np.asarray(interactions.last_day[row_index, cols]).ravel().astype(np.int64)
+    dates = np.datetime_as_string(days.astype("datetime64[D]"), unit="D")
+    bought = regular & (counts > 0)
+    # Buy-again wins ties of all-zero contributions; an item the customer never bought is not theirs
+    # "again", and with nothing else to say popularity explains it.
+    reasons = np.where(regular & ~bought, str(Reason.POPULAR), reasons)
     return [
-        (version_id, int(c), mode, int(r), int(p), float(sc), str(re), int(rp) if n else None)
-        for c, r, p, sc, re, rp, n in zip(
-            customers[kept],
-            ranks[kept],
-            products[kept],
-            recs.scores[kept],
-            reasons[kept],
-            reason_products[kept],
-            named[kept],
-            strict=True,
-        )
+        np.full(len(cols), version_id, dtype=np.int64),
+        interactions.customers[row_index],
+        np.full(len(cols), mode, dtype=object),
+        ranks[kept],
+        product_ids[cols],
+        recs.scores[kept].astype(np.float64),
+        reasons,
+        _nullable(product_ids[np.maximum(recs.reason_items[kept], 0)], named),
+        _nullable(counts, bought),
+        _nullable(dates.astype(object), bought),
     ]
 
 
@@ -315,6 +384,8 @@ def _write_customer_lists(
     ratings: pd.DataFrame,
     progress: Progress,
 ) -> int:
+    """Each customer's top N in both modes, a block of customers at a time: every component scores
+    a block once for both modes, and the block's rows go to the database in one bulk write."""
     customers, products = hybrid.interactions_.customers, hybrid.interactions_.products
     top_n = _setting("TOP_N", 50)
     total = len(customers)
@@ -325,11 +396,12 @@ def _write_customer_lists(
         extra = exclude = None
         if rating_model is not None:
             extra, exclude = _rating_scores(rating_model, ratings, customers[rows], products)
-        batch: list[tuple] = []
-        for mode in Mode.values:
-            recs = hybrid.recommend(rows, top_n, mode, extra_scores=extra, extra_exclude=exclude)
-            batch.extend(_customer_list_rows(version.pk, customers[rows], products, mode, recs))
-        written += _bulk_insert(CustomerRecommendation, CUSTOMER_LIST_FIELDS, batch)
+        recs = hybrid.recommend_modes(
+            rows, top_n, modes=tuple(Mode.values), extra_scores=extra, extra_exclude=exclude
+        )
+        blocks = [_customer_list_columns(version.pk, hybrid, rows, mode, recs[mode]) for mode in Mode.values]
+        columns = [np.concatenate(parts) for parts in zip(*blocks, strict=True)]
+        written += _bulk_insert(CustomerRecommendation, CUSTOMER_LIST_FIELDS, columns)
         progress("customer lists", int(rows[-1]) + 1, total)
     return written
 
@@ -337,7 +409,13 @@ def _write_customer_lists(
 def _write_similar_products(
     version: ModelVersion, hybrid: HybridRecommender, content: ContentSimilarity, progress: Progress
 ) -> int:
-    """Co-purchase neighbours first; content (TF-IDF) neighbours fill the rest, e.g. for unsold products."""
+    """Co-purchase neighbours first; content (TF-IDF) neighbours fill the rest, e.g. for unsold products.
+
+    Vectorised per block of products: candidates are the block's co-purchase neighbours followed by
+    its best content neighbours not already among them; the first k valid ones are kept.
+    """
+    from .engine.topk import top_k_indices
+
     products = hybrid.interactions_.products
     k = _setting("SIMILAR_N", 20)
     knn_items, knn_scores = hybrid.similar_products(k)
@@ -349,26 +427,27 @@ def _write_similar_products(
         sim = content.similarity(rows)
         sim[np.arange(len(rows)), rows] = -np.inf
         content_items = top_k_indices(sim, 2 * k)
-        batch = []
-        for i, row in enumerate(rows.tolist()):
-            chosen: list[tuple[int, float, str]] = [
-                (int(col), float(score), Reason.TOGETHER)
-                for col, score in zip(knn_items[row], knn_scores[row], strict=True)
-                if col >= 0
-            ]
-            have = {col for col, _, _ in chosen}
-            for col in content_items[i].tolist():
-                if len(chosen) >= k:
-                    break
-                if col not in have and sim[i, col] > 0:
-                    chosen.append((col, float(sim[i, col]), Reason.SIMILAR))
-                    have.add(col)
-            batch.extend(
-                (version.pk, int(products[row]), rank, int(products[col]), score, str(reason))
-                for rank, (col, score, reason) in enumerate(chosen[:k], start=1)
-            )
+        content_scores = np.take_along_axis(sim, content_items, axis=1)
+        block_knn = knn_items[rows]
+        duplicate = (content_items[:, :, None] == block_knn[:, None, :]).any(axis=2)
+        items = np.concatenate([block_knn, content_items], axis=1)
+        scores = np.concatenate([knn_scores[rows], content_scores], axis=1)
+        valid = np.concatenate([block_knn >= 0, (content_scores > 0) & ~duplicate], axis=1)
+        ranks = np.cumsum(valid, axis=1)
+        keep = valid & (ranks <= k)
+        reasons = np.where(np.arange(items.shape[1]) < k, str(Reason.TOGETHER), str(Reason.SIMILAR))
+        n = int(keep.sum())
         written += _bulk_insert(
-            SimilarProduct, ["version", "product", "rank", "similar", "score", "reason"], batch
+            SimilarProduct,
+            ["version", "product", "rank", "similar", "score", "reason"],
+            [
+                np.full(n, version.pk, dtype=np.int64),
+                products[np.broadcast_to(rows[:, None], items.shape)[keep]],
+                ranks[keep],
+                products[items[keep]],
+                scores[keep].astype(np.float64),
+                np.broadcast_to(reasons[None, :], items.shape)[keep].astype(object),
+            ],
         )
         progress("similar products", int(rows[-1]) + 1, total)
     return written
@@ -378,6 +457,10 @@ def _write_popular(
     version: ModelVersion, hybrid: HybridRecommender, ratings: pd.DataFrame, limit: int = 500
 ) -> int:
     """Popular by recent sales; a shop with ratings but no sales yet ranks by the number of good ratings."""
+    import pandas as pd
+
+    from .engine.topk import top_k_indices
+
     products = hybrid.interactions_.products
     scores = hybrid.components_["popularity"].scores_
     if not scores.any() and not ratings.empty:
@@ -396,6 +479,8 @@ def _write_popular(
 
 
 def _artifact(version: ModelVersion, name: str, arrays: dict[str, np.ndarray]) -> ModelArtifact:
+    from .engine.artifacts import save_arrays
+
     relative = f"version-{version.pk}/{name}.npz"
     path = Path(settings.ARTIFACTS_DIR) / relative
     sha = save_arrays(path, arrays)
@@ -407,6 +492,8 @@ def _artifact(version: ModelVersion, name: str, arrays: dict[str, np.ndarray]) -
 def _write_artifacts(
     version: ModelVersion, hybrid: HybridRecommender, rating_model: RatingModel | None
 ) -> None:
+    from .engine.artifacts import sparse_to_arrays
+
     ids = {"customers": hybrid.interactions_.customers, "products": hybrid.interactions_.products}
     artifacts = [
         _artifact(
@@ -432,6 +519,8 @@ def _write_artifacts(
 
 def artifact_arrays(*, version: ModelVersion, name: str) -> dict[str, np.ndarray]:
     """Loads a version's artifact, refusing it (ArtifactIntegrityError) when its sha256 differs."""
+    from .engine.artifacts import load_arrays
+
     artifact = version.artifacts.get(name=name)
     return load_arrays(Path(settings.ARTIFACTS_DIR) / artifact.path, artifact.sha256)
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import scipy.sparse as sp
 from sklearn.exceptions import NotFittedError
 
 from .interactions import Interactions, build_interactions, time_split
@@ -24,14 +25,8 @@ from .topk import top_k_indices
 
 MODES = ("all", "new")
 COMPONENTS = ("buy_again", "item_knn", "als", "popularity")
-# The reason shown for an item is the component contributing most to its blended score.
-REASON_KINDS = {
-    "buy_again": "regular",
-    "item_knn": "because",
-    "als": "together",
-    "popularity": "popular",
-    "ratings": "ratings",
-}
+# Components whose recommendations are explained by a product from the customer's history.
+EXPLAINED_BY_HISTORY = ("item_knn", "als")
 
 ProgressCallback = Callable[[str, int, int], None]
 
@@ -266,58 +261,111 @@ class HybridRecommender:
         to the blend under the reason ``"ratings"``; ``extra_exclude`` marks more products to drop in
         mode ``new`` (e.g. the ones a customer rated).
         """
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}")
+        return self.recommend_modes(
+            rows, k, modes=(mode,), extra_scores=extra_scores, extra_exclude=extra_exclude
+        )[mode]
+
+    def recommend_modes(
+        self,
+        rows: np.ndarray,
+        k: int,
+        *,
+        modes: tuple[str, ...] = MODES,
+        extra_scores: np.ndarray | None = None,
+        extra_exclude: np.ndarray | None = None,
+    ) -> dict[str, Recommendations]:
+        """``recommend`` for several modes of the same rows: each component scores the rows once."""
         self._check_fitted()
         parts = component_scores(self.components_, rows)
-        weights = dict(self.weights_[mode])
         if extra_scores is not None:
             parts["ratings"] = extra_scores
-            weights["ratings"] = 1.0
-        total = blend(parts, weights)
-        if mode == "new":
-            total = exclude_seen(total, self.interactions_, rows)
-            if extra_exclude is not None:
-                total[extra_exclude] = -np.inf
-        items = rank(total, k)
-        scores = np.take_along_axis(total, items, axis=1)
         names = [name for name in (*COMPONENTS, "ratings") if name in parts]
-        contributions = np.stack(
-            [np.take_along_axis(parts[name], items, axis=1) * weights.get(name, 0.0) for name in names]
-        )
-        reasons = np.array(names, dtype=object)[contributions.argmax(axis=0)]
-        reason_items = self._explaining_items(rows, items)
-        items = np.where(np.isfinite(scores), items, -1)
-        return Recommendations(items=items, scores=scores, reasons=reasons, reason_items=reason_items)
-
-    def _explaining_items(self, rows: np.ndarray, items: np.ndarray) -> np.ndarray:
-        """For each recommended item, the customer's past product most similar to it (-1 if none)."""
         history = self.interactions_.recency[rows].tocsr()
-        similarity = self.components_["item_knn"].similarity_.T.tocsr()  # similarity[j, i]: j recommended
+        history.sort_indices()
+        out = {}
+        for mode in modes:
+            weights = dict(self.weights_[mode])
+            if extra_scores is not None:
+                weights["ratings"] = 1.0
+            total = blend(parts, weights)
+            if mode == "new":
+                total = exclude_seen(total, self.interactions_, rows)
+                if extra_exclude is not None:
+                    total[extra_exclude] = -np.inf
+            items = rank(total, k)
+            scores = np.take_along_axis(total, items, axis=1)
+            contributions = np.stack(
+                [np.take_along_axis(parts[name], items, axis=1) * weights.get(name, 0.0) for name in names]
+            )
+            reasons = np.array(names, dtype=object)[contributions.argmax(axis=0)]
+            # Only co-purchase reasons name a past product ("because you bought X").
+            reason_items = self._explaining_items(history, items, np.isin(reasons, EXPLAINED_BY_HISTORY))
+            items = np.where(np.isfinite(scores), items, -1)
+            out[mode] = Recommendations(
+                items=items, scores=scores, reasons=reasons, reason_items=reason_items
+            )
+        return out
+
+    def _explaining_items(self, history: sp.csr_matrix, items: np.ndarray, need: np.ndarray) -> np.ndarray:
+        """For each recommended item where ``need`` is set, the customer's past product most similar
+        to it (-1 if none, and wherever ``need`` is not set).
+
+        "Most similar" is the largest similarity[past, item] x the past product's recency weight;
+        ties go to the lowest column. One flat array holds every (item, past product) pair of the
+        block, read from a dense copy of the block's corner of the similarity matrix, so the
+        arg-max is a segmented reduction, with no loop per customer.
+        """
         out = np.full(items.shape, -1, dtype=np.int64)
-        for i in range(len(rows)):
-            past = history.indices[history.indptr[i] : history.indptr[i + 1]]
-            if not len(past):
-                continue
-            weights = history.data[history.indptr[i] : history.indptr[i + 1]]
-            block = similarity[items[i]][:, past].toarray() * weights[None, :]
-            best = block.argmax(axis=1)
-            found = block[np.arange(len(best)), best] > 0
-            out[i, found] = past[best[found]]
+        lengths_by_row = np.diff(history.indptr)
+        row_of, slot = np.nonzero(need & (items >= 0) & (lengths_by_row[:, None] > 0))
+        if not len(row_of):
+            return out
+        n = self.interactions_.shape[1]
+        lengths = lengths_by_row[row_of]
+        seg_start = np.r_[0, np.cumsum(lengths)[:-1]]
+        position = np.repeat(history.indptr[row_of] - seg_start, lengths) + np.arange(int(lengths.sum()))
+        past = history.indices[position]
+        targets = items[row_of, slot]
+        # Only the block's past products (rows) and recommended items (columns) are ever read.
+        past_set, target_set = np.unique(history.indices), np.unique(targets)
+        where_past, where_target = np.zeros(n, dtype=np.int64), np.zeros(n, dtype=np.int64)
+        where_past[past_set], where_target[target_set] = np.arange(len(past_set)), np.arange(len(target_set))
+        corner = self.components_["item_knn"].similarity_[past_set][:, target_set].toarray()
+        value = corner[where_past[past], np.repeat(where_target[targets], lengths)]
+        value *= history.data[position]
+        best_value = np.maximum.reduceat(value, seg_start)
+        at_best = value == np.repeat(best_value, lengths)
+        best = np.minimum.reduceat(np.where(at_best, past, n), seg_start)
+        explained = best_value > 0
+        out[row_of[explained], slot[explained]] = best[explained]
         return out
 
     def similar_products(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Each product's top-k co-purchase neighbours (BM25 item-kNN), padded with -1 and score 0."""
+        """Each product's top-k co-purchase neighbours (BM25 item-kNN), padded with -1 and score 0.
+
+        Each row's stored neighbours are laid into a padded matrix and sorted there at once.
+        """
         self._check_fitted()
         similarity = self.components_["item_knn"].similarity_.tocsr()
         n = similarity.shape[0]
+        lengths = np.diff(similarity.indptr)
+        width = max(int(lengths.max()) if n else 0, 1)
+        row = np.repeat(np.arange(n), lengths)
+        slot = np.arange(similarity.nnz) - similarity.indptr[row]
+        keep = (similarity.data > 0) & (similarity.indices != row)
+        values = np.full((n, width), -np.inf, dtype=np.float32)
+        columns = np.full((n, width), -1, dtype=np.int64)
+        values[row, slot] = np.where(keep, similarity.data, -np.inf)
+        columns[row, slot] = similarity.indices
+        order = np.argsort(-values, axis=1, kind="stable")[:, :k]
+        top_values = np.take_along_axis(values, order, axis=1)
+        found = np.isfinite(top_values)
         items = np.full((n, k), -1, dtype=np.int64)
         scores = np.zeros((n, k), dtype=np.float32)
-        for row in range(n):
-            start, stop = similarity.indptr[row], similarity.indptr[row + 1]
-            cols, values = similarity.indices[start:stop], similarity.data[start:stop]
-            keep = (values > 0) & (cols != row)
-            cols, values = cols[keep], values[keep]
-            order = np.argsort(-values, kind="stable")[:k]
-            items[row, : len(order)], scores[row, : len(order)] = cols[order], values[order]
+        items[:, : order.shape[1]] = np.where(found, np.take_along_axis(columns, order, axis=1), -1)
+        scores[:, : order.shape[1]] = np.where(found, top_values, 0.0)
         return items, scores
 
 
@@ -327,14 +375,13 @@ def evaluate_protocol(
     *,
     products: np.ndarray | None = None,
     progress: ProgressCallback | None = None,
-    extra_rankers: dict[str, Ranker] | None = None,
     **hybrid_kwargs,
 ) -> dict[str, dict[str, RankingMetrics]]:
     """DESIGN.md protocol: train before ``cut``, test on returning customers' products after it.
 
     Returns metrics per ranker (each component alone, popularity as the baseline, and the hybrid)
-    and per mode. ``extra_rankers`` (not part of the blend) are fitted on the same training data
-    and scored alongside, for comparison.
+    and per mode. The hybrid is scored on the lists the service stores (``recommend_modes``, the
+    precompute of every customer's list), so the figure is the served lists' figure.
     """
     products = np.sort(purchases["product"].unique()) if products is None else np.asarray(products)
     split = time_split(purchases, cut, products=products)
@@ -349,15 +396,15 @@ def evaluate_protocol(
     n_products = len(products)
     parts = component_scores(hybrid.components_, rows)
     results: dict[str, dict[str, RankingMetrics]] = {}
-    candidates = dict(parts)
-    for name, ranker in (extra_rankers or {}).items():
-        candidates[name] = ranker.fit(hybrid.interactions_).score(rows)
-    candidates["hybrid"] = None
-    for name, scores in candidates.items():
+    for name, scores in parts.items():
         results[name] = {}
         for mode, truth in (("all", split.truth_all), ("new", split.truth_new)):
-            blended = hybrid.score(rows, mode) if scores is None else scores
-            if mode == "new" and scores is not None:
-                blended = exclude_seen(blended, hybrid.interactions_, rows)
-            results[name][mode] = evaluate_scores(blended, rows, truth, n_products)
+            ranked = exclude_seen(scores, hybrid.interactions_, rows) if mode == "new" else scores
+            results[name][mode] = evaluate_scores(ranked, rows, truth, n_products)
+    lists = hybrid.recommend_modes(rows, 10)
+    results["hybrid"] = {}
+    for mode, truth in (("all", split.truth_all), ("new", split.truth_new)):
+        items = lists[mode].items
+        rankings = {int(row): items[i][items[i] >= 0].tolist() for i, row in enumerate(rows)}
+        results["hybrid"][mode] = evaluate_rankings(rankings, truth, n_products, 10)
     return results

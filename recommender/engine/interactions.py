@@ -28,11 +28,9 @@ class Interactions:
     recency: sp.csr_matrix
     recent_popularity: np.ndarray
     as_of: pd.Timestamp
-    # Basket level (one row per customer order, one-hot over products), for basket-sequence models:
-    # the customer row of each basket and its position counted back from the customer's latest (0).
-    baskets: sp.csr_matrix | None = None
-    basket_customer: np.ndarray | None = None
-    basket_position: np.ndarray | None = None
+    # Day of each pair's latest purchase (days since 1970-01-01), for reasons such as
+    # "you bought this 3 times, last on 2011-09-12".
+    last_day: sp.csr_matrix | None = None
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -40,9 +38,6 @@ class Interactions:
 
     def customer_index(self) -> dict:
         return {customer: row for row, customer in enumerate(self.customers.tolist())}
-
-    def product_index(self) -> dict:
-        return {product: col for col, product in enumerate(self.products.tolist())}
 
 
 def _distinct_pairs(purchases: pd.DataFrame) -> pd.DataFrame:
@@ -88,7 +83,6 @@ def build_interactions(
     recency.sum_duplicates()
     recent = age_days <= popularity_window_days
     recent_popularity = np.bincount(cols[recent], minlength=len(products)).astype(np.float32)
-    baskets, basket_customer, basket_position = _baskets(pairs[keep], rows, cols, placed[keep], shape)
     return Interactions(
         customers,
         products,
@@ -96,9 +90,23 @@ def build_interactions(
         recency,
         recent_popularity,
         as_of,
-        baskets,
-        basket_customer,
-        basket_position,
+        _last_day(rows, cols, placed[keep], shape),
+    )
+
+
+def _last_day(rows: np.ndarray, cols: np.ndarray, placed: pd.Series, shape: tuple[int, int]) -> sp.csr_matrix:
+    """Latest purchase day of each (customer, product) pair, as days since 1970-01-01."""
+    if not len(rows):
+        return sp.csr_matrix(shape, dtype=np.int32)
+    days = pd.DatetimeIndex(placed).tz_localize(None).to_numpy().astype("datetime64[D]").astype(np.int64)
+    keys = rows.astype(np.int64) * shape[1] + cols
+    # Sorted by key then day, the last entry of each key is its latest day.
+    order = np.lexsort((days, keys))
+    keys, days = keys[order], days[order]
+    last = np.r_[keys[1:] != keys[:-1], True]
+    keys, days = keys[last], days[last]
+    return sp.csr_matrix(
+        (days.astype(np.int32), (keys // shape[1], keys % shape[1])), shape=shape, dtype=np.int32
     )
 
 
@@ -113,33 +121,6 @@ def _as_of_like(placed: pd.Series, as_of: pd.Timestamp | None) -> pd.Timestamp:
     return as_of.tz_convert("UTC").tz_localize(None) if as_of.tzinfo is not None else as_of
 
 
-def _baskets(
-    pairs: pd.DataFrame, rows: np.ndarray, cols: np.ndarray, placed: pd.Series, shape: tuple[int, int]
-) -> tuple[sp.csr_matrix, np.ndarray, np.ndarray]:
-    """One-hot basket matrix; baskets are (customer, order) pairs, positioned from the customer's latest."""
-    if not len(rows):
-        return sp.csr_matrix((0, shape[1]), dtype=np.float32), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    order_code, orders = pd.factorize(pairs["order"].to_numpy())
-    keys, basket_id = np.unique(rows.astype(np.int64) * len(orders) + order_code, return_inverse=True)
-    n_baskets = len(keys)
-    basket_customer = keys // len(orders)
-    basket_time = np.full(n_baskets, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(basket_time, basket_id, pd.DatetimeIndex(placed).asi8)
-    # Latest first within each customer; ties (same timestamp) broken by basket id, deterministic.
-    by_recency = np.lexsort((-np.arange(n_baskets), -basket_time, basket_customer))
-    sorted_customers = basket_customer[by_recency]
-    starts = np.r_[0, np.flatnonzero(np.diff(sorted_customers)) + 1]
-    run_start = np.repeat(starts, np.diff(np.r_[starts, n_baskets]))
-    position = np.empty(n_baskets, dtype=np.int64)
-    position[by_recency] = np.arange(n_baskets) - run_start
-    baskets = sp.csr_matrix(
-        (np.ones(len(cols), dtype=np.float32), (basket_id, cols)), shape=(n_baskets, shape[1])
-    )
-    baskets.sum_duplicates()
-    baskets.data[:] = 1.0
-    return baskets, basket_customer, position
-
-
 @dataclass
 class TimeSplit:
     """Training interactions before a cut, and each returning customer's products bought on or after it."""
@@ -152,14 +133,20 @@ class TimeSplit:
 def time_split(
     purchases: pd.DataFrame, cut: pd.Timestamp, *, products: np.ndarray | None = None, **build_kwargs
 ) -> TimeSplit:
-    """The DESIGN.md protocol: truth counts only customers seen before the cut and products known then."""
+    """The DESIGN.md protocol: truth counts only customers seen before the cut and products known then.
+
+    A product is known at the cut when someone bought it before the cut: a product first sold after
+    it (even one already in ``products``, the catalogue) is something no model could have learned.
+    """
     cut = pd.Timestamp(cut)
     placed = pd.to_datetime(purchases.placed_at)
     before, after = purchases[placed < cut], purchases[placed >= cut]
     train = build_interactions(before, products=products, as_of=cut, **build_kwargs)
+    known = np.asarray(train.confidence.getnnz(axis=0)) > 0
     rows = pd.Index(train.customers).get_indexer(after["customer"])
     cols = pd.Index(train.products).get_indexer(after["product"])
     keep = (rows >= 0) & (cols >= 0)
+    keep[keep] = known[cols[keep]]
     truth_all: dict[int, set[int]] = {}
     for row, col in zip(rows[keep].tolist(), cols[keep].tolist(), strict=True):
         truth_all.setdefault(row, set()).add(col)

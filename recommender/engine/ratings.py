@@ -17,8 +17,6 @@ from sklearn.exceptions import NotFittedError
 from surprise import SVD, Dataset, KNNBaseline, Reader, SVDpp
 from surprise.model_selection import KFold, RandomizedSearchCV, cross_validate
 
-from .topk import top_k_indices
-
 ALGORITHMS = {"svd": SVD, "svdpp": SVDpp, "knnbaseline": KNNBaseline}
 RATING_SCALE = (0.5, 5.0)
 
@@ -58,22 +56,74 @@ def cross_validate_ratings(
 def search_svd(
     ratings: pd.DataFrame, *, param_distributions: dict, n_iter: int, cv: int, random_state: int = 0
 ) -> tuple[dict, dict[str, float]]:
-    """Surprise's RandomizedSearchCV over SVD: the parameters of best CV RMSE, with their RMSE and MAE."""
-    search = RandomizedSearchCV(
-        SVD,
-        param_distributions,
-        n_iter=n_iter,
-        measures=["rmse", "mae"],
-        cv=cv,
-        random_state=random_state,
-        n_jobs=1,
-    )
+    """Surprise's RandomizedSearchCV over SVD: the parameters of best CV RMSE, with their RMSE and MAE.
+
+    Everything random is seeded: the parameter draws, the folds (shuffled ``KFold``) and each
+    candidate SVD's initial factors, so the same ratings always choose the same parameters.
+    The returned scores are the search's own (optimistic: they chose the winner); ``holdout_svd``
+    gives a version's honest ones.
+    """
+    # Surprise draws list-valued candidates with numpy's global generator, ignoring random_state
+    # (surprise/model_selection/search.py, _sample_parameters): seed it for the draw and put the
+    # caller's generator state back.
+    outside_state = np.random.get_state()
+    np.random.seed(random_state)
+    try:
+        search = RandomizedSearchCV(
+            SVD,
+            {**param_distributions, "random_state": [random_state]},
+            n_iter=n_iter,
+            measures=["rmse", "mae"],
+            cv=KFold(n_splits=cv, random_state=random_state, shuffle=True),
+            random_state=random_state,
+            n_jobs=1,
+        )
+    finally:
+        np.random.set_state(outside_state)
     search.fit(to_surprise(ratings))
     best = int(np.argmin(search.cv_results["mean_test_rmse"]))
-    params = {key: _plain(value) for key, value in search.cv_results["params"][best].items()}
+    params = {
+        key: _plain(value)
+        for key, value in search.cv_results["params"][best].items()
+        if key != "random_state"
+    }
     metrics = {
         "rmse": float(search.cv_results["mean_test_rmse"][best]),
         "mae": float(search.cv_results["mean_test_mae"][best]),
+        "folds": cv,
+    }
+    return params, metrics
+
+
+def holdout_svd(
+    ratings: pd.DataFrame,
+    *,
+    param_distributions: dict,
+    n_iter: int,
+    cv: int,
+    holdout: float = 0.2,
+    random_state: int = 0,
+) -> tuple[dict, dict[str, float]]:
+    """Searches SVD parameters on all but a seeded ``holdout`` share of the ratings, then scores the
+    chosen parameters on that held-back share, which the search never saw.
+
+    Returns the parameters and ``rmse``/``mae`` on the held-back ratings, beside the search's own
+    cross-validated ``search_rmse`` (kept only to show how optimistic it is).
+    """
+    held = np.random.default_rng(random_state).random(len(ratings)) < holdout
+    train, test = ratings[~held], ratings[held]
+    params, search = search_svd(
+        train, param_distributions=param_distributions, n_iter=n_iter, cv=cv, random_state=random_state
+    )
+    model = SVD(**params, random_state=random_state).fit(to_surprise(train).build_full_trainset())
+    pairs = test[["customer", "product", "stars"]].astype({"customer": str, "product": str, "stars": float})
+    predictions = model.test(list(pairs.itertuples(index=False, name=None)))
+    errors = np.array([prediction.est - prediction.r_ui for prediction in predictions])
+    metrics = {
+        "rmse": float(np.sqrt(np.mean(errors**2))) if len(errors) else float("nan"),
+        "mae": float(np.mean(np.abs(errors))) if len(errors) else float("nan"),
+        "holdout_ratings": int(held.sum()),
+        "search_rmse": search["rmse"],
         "folds": cv,
     }
     return params, metrics
@@ -162,23 +212,6 @@ class RatingModel:
             + self.user_factors_[customer_rows] @ self.item_factors_[cols].T
         )
         return np.clip(est, *RATING_SCALE) if clip else est
-
-    def top_n(self, customer_rows: np.ndarray, k: int) -> np.ndarray:
-        """Each customer's k best products by estimated stars: one matrix product and a partial sort.
-
-        Clipping to the rating scale is skipped because it never changes the order (only ties at 5).
-        """
-        from threadpoolctl import threadpool_limits
-
-        self._check_fitted()
-        if not hasattr(self, "_item_factors32_t"):
-            self._item_factors32_t = np.ascontiguousarray(self.item_factors_.T, dtype=np.float32)
-            self._item_bias32 = self.item_bias_.astype(np.float32)
-        # Small products run faster on one BLAS thread than contending for two busy cores.
-        with threadpool_limits(limits=1, user_api="blas"):
-            scores = self.user_factors_[customer_rows].astype(np.float32) @ self._item_factors32_t
-        scores += self._item_bias32[None, :]
-        return top_k_indices(scores, k)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         self._check_fitted()

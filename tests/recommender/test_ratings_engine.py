@@ -3,7 +3,7 @@ import pandas as pd
 import pytest
 from sklearn.exceptions import NotFittedError
 
-from recommender.engine.ratings import RatingModel, cross_validate_ratings, search_svd
+from recommender.engine.ratings import RatingModel, cross_validate_ratings, holdout_svd, search_svd
 
 
 def synthetic_ratings(n_users: int = 40, n_items: int = 25, seed: int = 0) -> pd.DataFrame:
@@ -68,3 +68,35 @@ def test_cross_validation_and_search_report_rmse_and_mae_better_than_a_constant(
     )
     assert set(params) == {"n_factors", "n_epochs"}
     assert metrics["rmse"] > 0 and metrics["mae"] > 0
+
+
+def test_the_search_is_seeded_so_the_same_ratings_choose_the_same_parameters_and_scores():
+    ratings = synthetic_ratings(seed=4)
+    grid = {"n_factors": [2, 5, 10], "n_epochs": [10, 30], "lr_all": [0.005, 0.02]}
+    first = search_svd(ratings, param_distributions=grid, n_iter=3, cv=3)
+    second = search_svd(ratings, param_distributions=grid, n_iter=3, cv=3)
+    assert first == second
+    other_seed = search_svd(ratings, param_distributions=grid, n_iter=3, cv=3, random_state=7)
+    assert other_seed[1]["rmse"] != first[1]["rmse"]
+
+
+def test_a_versions_rating_scores_come_from_ratings_the_search_never_saw():
+    ratings = synthetic_ratings(n_users=60, seed=5)
+    grid = {"n_factors": [2, 5], "n_epochs": [20, 40]}
+    params, metrics = holdout_svd(ratings, param_distributions=grid, n_iter=2, cv=2, holdout=0.25)
+    held = np.random.default_rng(0).random(len(ratings)) < 0.25
+    assert metrics["holdout_ratings"] == held.sum() > 0
+    # The same parameters learned from the other ratings, scored on the held-back ones.
+    model = RatingModel(**{"n_epochs": 20, "lr_all": 0.005, "reg_all": 0.02, **params}).fit(ratings[~held])
+    test = ratings[held]
+    estimates = np.array(
+        [model.predict(c, p).estimate for c, p in zip(test.customer, test["product"], strict=True)]
+    )
+    assert metrics["rmse"] == pytest.approx(float(np.sqrt(np.mean((estimates - test.stars) ** 2))), rel=1e-9)
+    assert metrics["search_rmse"] != metrics["rmse"]
+
+
+def test_the_evaluate_commands_tuned_svd_is_the_rating_models_default():
+    from recommender.management.commands.evaluate_recommender import TUNED_SVD
+
+    assert {name: getattr(RatingModel(), name) for name in TUNED_SVD} == TUNED_SVD

@@ -151,7 +151,7 @@ def test_a_tampered_artifact_is_refused_on_load(shop, settings):
 
 
 def test_ratings_train_a_rating_model_with_metrics_and_blend_into_lists(shop):
-    from shop.models import Rating
+    from shop.models import Customer, Rating
 
     rng = np.random.default_rng(0)
     customers, products = list(shop.customers.values()), list(shop.products.values())
@@ -160,6 +160,15 @@ def test_ratings_train_a_rating_model_with_metrics_and_blend_into_lists(shop):
         for c in customers
         for p in rng.choice(products, size=8, replace=False)
     )
+    rater = Customer.objects.create(external_id="rates-but-never-bought")
+    Rating.objects.bulk_create(Rating(customer=rater, product=p, stars=5.0) for p in products[:10])
     version = services.recommender_train()
     assert version.rating_metrics["rmse"] > 0 and version.rating_metrics["mae"] > 0
+    assert version.rating_metrics["holdout_ratings"] > 0
     assert "rating_factors" in set(version.artifacts.values_list("name", flat=True))
+    rater_rows = CustomerRecommendation.objects.filter(version=version, customer=rater)
+    assert rater_rows.filter(mode=Mode.ALL).exists()
+    # A buy-again reason always counts real purchases; someone who never bought gets none.
+    lists = CustomerRecommendation.objects.filter(version=version)
+    assert not lists.filter(reason="regular", reason_count__isnull=True).exists()
+    assert not rater_rows.filter(reason="regular").exists()

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 import sys
+import threading
+import time
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -28,6 +30,74 @@ DATASETS = {
     "retail": SAMPLE_DIR / "online_retail_sample.csv.gz",
     "movielens": SAMPLE_DIR / "movielens",
 }
+
+
+class StageClock:
+    """Times the stages of a long command and keeps it talking.
+
+    Each stage prints when it starts and how long it took; while one runs, a line every
+    ``heartbeat`` seconds names the step it is in (as last reported through ``step``), so the
+    command is never silent for longer than that; ``summary`` says where the time went.
+    """
+
+    def __init__(self, write, heartbeat: float = 5.0) -> None:
+        self.write = write
+        self.heartbeat = heartbeat
+        self.timings: list[tuple[str, float]] = []
+        self._lock = threading.Lock()
+        self._stage: str | None = None
+        self._step = ""
+        self._stage_started = self._last_said = self._started = time.monotonic()
+        self._stop = threading.Event()
+
+    def __enter__(self) -> StageClock:
+        self._started = time.monotonic()
+        self._thread = threading.Thread(target=self._keep_talking, name="stage-clock", daemon=True)
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    @contextmanager
+    def stage(self, name: str):
+        with self._lock:
+            self._stage, self._step = name, ""
+            self._stage_started = self._last_said = time.monotonic()
+        self.write(f"[{name}] ...")
+        try:
+            yield
+        finally:
+            elapsed = time.monotonic() - self._stage_started
+            with self._lock:
+                self._stage = None
+                self.timings.append((name, elapsed))
+            self.write(f"[{name}] {elapsed:.1f} s")
+
+    def step(self, name: str) -> None:
+        """Records the step in progress; a progress bar is drawing, so the clock need not speak."""
+        with self._lock:
+            self._step = name
+            self._last_said = time.monotonic()
+
+    def _keep_talking(self) -> None:
+        while not self._stop.wait(0.5):
+            with self._lock:
+                now = time.monotonic()
+                if self._stage is None or now - self._last_said < self.heartbeat:
+                    continue
+                self._last_said = now
+                where = f"{self._stage}: {self._step}" if self._step else self._stage
+                running = now - self._stage_started
+            self.write(f"[{where}] still working, {running:.0f} s so far")
+
+    def summary(self) -> str:
+        total = time.monotonic() - self._started
+        parts = ", ".join(f"{name} {seconds:.1f} s" for name, seconds in self.timings)
+        return f"Loaded in {total:.1f} s: {parts}."
+
+
 STAFF_LOGIN = ("admin", "demo-admin-2011")
 CUSTOMER_LOGIN = ("customer", "demo-customer-2011")
 
@@ -43,21 +113,32 @@ class Command(BaseCommand):
 
     def handle(self, *args, dataset: str, skip_training: bool, **options) -> None:
         source = DATASETS[dataset]
+        self.clock = StageClock(self._say)
         self.stderr.write(
             f"Loading the bundled {dataset} sample from {source.relative_to(settings.BASE_DIR)}"
         )
-        # Rejected rows go under var/, never beside the bundled sample inside the checkout.
-        rejects = str(self._rejects_path(dataset))
-        if dataset == "retail":
-            call_command("import_transactions", str(source), rejects=rejects, stdout=self.stderr)
-        else:
-            call_command("import_ratings", str(source), rejects=rejects, stdout=self.stderr)
-        stocked = self._stock_products()
-        self.stderr.write(f"Set demo stock levels for {stocked} products.")
-        self._supply_terms()
-        if not skip_training:
-            self._train(forecast=dataset == "retail")
+        with self.clock:
+            # Rejected rows go under var/, never beside the bundled sample inside the checkout.
+            rejects = str(self._rejects_path(dataset))
+            with self.clock.stage("import"):
+                if dataset == "retail":
+                    call_command("import_transactions", str(source), rejects=rejects, stdout=self.stderr)
+                else:
+                    call_command("import_ratings", str(source), rejects=rejects, stdout=self.stderr)
+            with self.clock.stage("stock levels"):
+                stocked = self._stock_products()
+            self.stderr.write(f"Set demo stock levels for {stocked} products.")
+            with self.clock.stage("supply terms"):
+                self._supply_terms()
+            if not skip_training:
+                self._train(forecast=dataset == "retail")
+        self.stdout.write(self.clock.summary())
         self._logins()
+
+    def _say(self, message: str) -> None:
+        # Lift the progress bars (drawn on sys.stderr) out of the way, write, and let them redraw.
+        with tqdm.external_write_mode(file=sys.stderr):
+            self.stderr.write(message)
 
     def _rejects_path(self, dataset: str) -> Path:
         path = Path(settings.VAR_DIR) / "demo" / f"{dataset}_sample.rejected.csv"
@@ -109,14 +190,14 @@ class Command(BaseCommand):
         from inventory import services as inventory_services
         from recommender import services as recommender_services
 
-        with self._progress("Recommender") as progress:
+        with self.clock.stage("recommender"), self._progress("Recommender") as progress:
             version = recommender_services.recommender_train(progress=progress)
         self.stderr.write(f"Recommender version {version.pk} is {version.status}.")
         if not forecast:
             return
         last_sale = Order.objects.aggregate(last=Max("placed_at"))["last"]
         as_of = (timezone.localtime(last_sale) + timedelta(days=1)).date() if last_sale else None
-        with self._progress("Forecasts") as progress:
+        with self.clock.stage("forecasts"), self._progress("Forecasts") as progress:
             run = inventory_services.forecast_retrain(as_of=as_of, progress=progress)
         self.stderr.write(f"Forecast run {run.pk} as of {run.as_of}: {run.status}.")
 
@@ -125,6 +206,7 @@ class Command(BaseCommand):
         bars: dict[str, tqdm] = {}
 
         def report(stage: str, done: int, total: int) -> None:
+            self.clock.step(stage)
             bar = bars.get(stage)
             if bar is None:
                 for previous in bars.values():

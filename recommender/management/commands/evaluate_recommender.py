@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import pandas as pd
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from recommender import selectors
-from recommender.engine.hybrid import evaluate_protocol
-from recommender.engine.ratings import RatingModel, cross_validate_ratings
 
 from ._progress import StageBars, metrics_table
 from .retrain_recommender import parse_moment
 
-TUNED_SVD = {name: getattr(RatingModel(), name) for name in ("n_factors", "n_epochs", "lr_all", "reg_all")}
+# RatingModel's defaults (the engine, with Surprise, is imported only when the command runs).
+TUNED_SVD = {"n_factors": 100, "n_epochs": 40, "lr_all": 0.01, "reg_all": 0.1}
 RATING_MODELS = {
     "svd-default": ("svd", {}),
     "svd-tuned": ("svd", TUNED_SVD),
@@ -42,12 +40,17 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, cut: str | None, ratings: bool, folds: int, models: str, **options) -> None:
+        from recommender.engine.hybrid import evaluate_protocol
+        from recommender.engine.ratings import cross_validate_ratings
+
         if not cut and not ratings:
             raise CommandError("give --cut DATE and/or --ratings")
         if cut:
             purchases = selectors.purchases_frame()
             if purchases.empty:
                 raise CommandError("no purchases in the database")
+            import pandas as pd
+
             moment = pd.Timestamp(parse_moment(cut)).tz_convert("UTC").tz_localize(None)
             bars = StageBars()
             try:
