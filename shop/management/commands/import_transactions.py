@@ -6,13 +6,14 @@ import sys
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+import pandas as pd
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from shop.importing.readers import ImportFileError, read_table
-from shop.importing.services import transactions_import
-from shop.importing.transactions import plan_transactions
+from shop.importing.services import TransactionImportResult, transactions_import
+from shop.importing.transactions import Rules, plan_transactions, rejected_rows
 
 HELP = """Import UCI Online Retail transactions: InvoiceNo, StockCode, Description, Quantity, InvoiceDate,
 UnitPrice, CustomerID, Country; from .xlsx, .csv, .csv.gz or .parquet.
@@ -46,37 +47,80 @@ class Command(BaseCommand):
             default=settings.TIME_ZONE,
             help="time zone of InvoiceDate wall-clock times (default: TIME_ZONE, %(default)s)",
         )
+        parser.add_argument(
+            "--date-format",
+            help="strptime format of InvoiceDate text, e.g. '%%d/%%m/%%Y %%H:%%M'; needed when a file's "
+            "d/m or m/d dates cannot be told apart (default: ISO 8601, or the slash order the file proves)",
+        )
         parser.add_argument("--batch-size", type=int, default=5000, help="rows per bulk insert")
 
     def handle(
-        self, *args, path: Path, rejects: Path | None, timezone: str, batch_size: int, **options
+        self,
+        *args,
+        path: Path,
+        rejects: Path | None,
+        timezone: str,
+        batch_size: int,
+        date_format: str | None = None,
+        **options,
     ) -> None:
         try:
             tz = ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise CommandError(f"Unknown time zone {timezone!r}.") from exc
+        now = pd.Timestamp.now(tz="UTC")
+        rules = Rules(
+            earliest=pd.Timestamp(settings.IMPORT_EARLIEST_DATE, tz=tz),
+            latest=now + pd.Timedelta(hours=settings.IMPORT_FUTURE_TOLERANCE_HOURS),
+            max_unit_price=float(settings.IMPORT_MAX_UNIT_PRICE),
+            date_format=date_format,
+        )
         try:
-            plan = plan_transactions(read_table(path), tz=tz, source=path.name)
+            plan = plan_transactions(
+                read_table(path, max_bytes=settings.IMPORT_MAX_FILE_BYTES),
+                tz=tz,
+                source=path.name,
+                rules=rules,
+            )
         except ImportFileError as exc:
             raise CommandError(f"Nothing imported: {exc}") from exc
+
+        rejects_path = Path(rejects) if rejects else path.with_name(path.name + ".rejected.csv")
+
+        def before_commit(result: TransactionImportResult) -> None:
+            # Both checks run inside the import's transaction: if either fails, nothing is committed.
+            if result.rows_accounted != result.rows_read:
+                accounted, read = result.rows_accounted, result.rows_read
+                raise CommandError(f"Nothing imported: accounted for {accounted:,} rows but read {read:,}.")
+            conflicts = result.conflicts.sort_values("row")
+            rejected = pd.concat([plan.rejected, rejected_rows(plan.source, conflicts)], ignore_index=True)
+            try:
+                # Written even when empty, so a stale file from an earlier run never describes this one.
+                rejects_path.parent.mkdir(parents=True, exist_ok=True)
+                rejected.sort_values("row", kind="stable").to_csv(rejects_path, index=False)
+            except OSError as exc:
+                raise CommandError(
+                    f"Nothing imported: cannot write the rejected rows to {rejects_path}: {exc}"
+                ) from exc
 
         with tqdm(
             desc="Writing", unit="rows", file=sys.stderr, disable=options["verbosity"] == 0
         ) as progress:
-            result = transactions_import(plan=plan, progress=progress, batch_size=batch_size)
-
-        rejects_path = Path(rejects) if rejects else path.with_name(path.name + ".rejected.csv")
-        # Written even when empty, so a stale file from an earlier run never describes this one.
-        rejects_path.parent.mkdir(parents=True, exist_ok=True)
-        plan.rejected.to_csv(rejects_path, index=False)
+            result = transactions_import(
+                plan=plan, progress=progress, batch_size=batch_size, before_commit=before_commit
+            )
 
         write = self.stdout.write
         write(f"Read {result.rows_read:,} rows from {path}")
-        write(f"  order lines:   {result.lines_created:,} imported, {result.lines_present:,} already present")
         write(
-            f"  cancellations: {result.cancellations_created:,} imported "
+            f"  order lines:   {result.lines_created:,} new, {result.lines_present:,} already present, "
+            f"{result.lines_conflicting:,} conflicting"
+        )
+        write(
+            f"  cancellations: {result.cancellations_created:,} new "
             f"({result.cancellations_linked:,} linked to their sale), "
-            f"{result.cancellations_present:,} already present"
+            f"{result.cancellations_present:,} already present, "
+            f"{result.cancellations_conflicting:,} conflicting"
         )
         rejected_total = sum(result.rejected.values())
         write(f"  rejected:      {rejected_total:,} (written to {rejects_path})")
@@ -86,6 +130,4 @@ class Command(BaseCommand):
             f"Created {result.products_created:,} products, {result.customers_created:,} customers, "
             f"{result.orders_created:,} orders."
         )
-        if result.rows_accounted != result.rows_read:
-            raise CommandError(f"Accounted for {result.rows_accounted:,} rows but read {result.rows_read:,}.")
         write(self.style.SUCCESS(f"All {result.rows_read:,} rows accounted for."))
