@@ -199,7 +199,8 @@ def _cancellation_conflicts(cancellations: pd.DataFrame, stored: pd.DataFrame) -
     if stored.empty or cancellations.empty:
         return pd.DataFrame(columns=NO_CONFLICTS)
     by_key = dict(zip(_keys(stored, "reference"), _rows(stored, "external_id", "created_at"), strict=True))
-    reference_owner = stored.groupby("reference")["external_id"].first().to_dict()
+    first_rows = stored.drop_duplicates("reference")  # not groupby.first(), which skips guests' None
+    reference_owner = {ref: _guest_or(owner) for ref, owner in _rows(first_rows, "reference", "external_id")}
     found: list[tuple[int, str, str]] = []
     reason = str(Reason.CONFLICTING_CANCELLATION)
     for key, row, external_id, created_at in zip(
@@ -211,7 +212,7 @@ def _cancellation_conflicts(cancellations: pd.DataFrame, stored: pd.DataFrame) -
     ):
         external_id, reference = _guest_or(external_id), key[0]
         if key in by_key:
-            theirs = by_key[key]
+            theirs = (_guest_or(by_key[key][0]), by_key[key][1])
             if theirs != (external_id, created_at):
                 found.append(
                     (

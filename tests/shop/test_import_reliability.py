@@ -20,7 +20,16 @@ from shop.models import Cancellation, Customer, Order, OrderLine, Product
 
 pytestmark = pytest.mark.django_db
 
-COLUMNS = ["InvoiceNo", "StockCode", "Description", "Quantity", "InvoiceDate", "UnitPrice", "CustomerID", "Country"]
+COLUMNS = [
+    "InvoiceNo",
+    "StockCode",
+    "Description",
+    "Quantity",
+    "InvoiceDate",
+    "UnitPrice",
+    "CustomerID",
+    "Country",
+]
 # Invoice 100001 holds product 10001 twice at the same quantity and price (a true duplicate) and
 # once more at another quantity and price; its last line is a minute later than the others.
 ROWS = [
@@ -216,7 +225,9 @@ def _with_dates(dates: list[str]) -> pd.DataFrame:
 
 
 def test_slash_dates_in_two_conventions_are_refused(tmp_path):
-    path = write(tmp_path, "mixed.csv", _with_dates(["01/02/2011 10:00", "13/02/2011 10:00", "02/14/2011 10:00"]))
+    path = write(
+        tmp_path, "mixed.csv", _with_dates(["01/02/2011 10:00", "13/02/2011 10:00", "02/14/2011 10:00"])
+    )
     with pytest.raises(CommandError, match=r"Nothing imported: .*InvoiceDate.*day.*month"):
         run_import(path)
     assert Order.objects.count() == 0
@@ -257,7 +268,9 @@ def test_the_original_uci_month_first_layout_still_imports(tmp_path):
 
 
 def test_mixed_utc_offsets_are_normalised_to_utc(tmp_path):
-    path = write(tmp_path, "offsets.csv", _with_dates(["2011-03-01T09:00:00+01:00", "2011-03-01T09:00:00+00:00"]))
+    path = write(
+        tmp_path, "offsets.csv", _with_dates(["2011-03-01T09:00:00+01:00", "2011-03-01T09:00:00+00:00"])
+    )
     run_import(path)
     assert sorted(Order.objects.values_list("placed_at", flat=True)) == [
         datetime(2011, 3, 1, 8, tzinfo=UTC),
@@ -321,7 +334,8 @@ def test_bad_values_are_rejected_with_reasons(tmp_path, settings):
 
 
 @pytest.mark.parametrize(
-    "column, value", [("CustomerID", "1e3"), ("Quantity", "1e3"), ("CustomerID", "12.5"), ("UnitPrice", "abc")]
+    "column, value",
+    [("CustomerID", "1e3"), ("Quantity", "1e3"), ("CustomerID", "12.5"), ("UnitPrice", "abc")],
 )
 def test_ids_and_numbers_that_do_not_parse_stop_the_import_naming_row_and_column(tmp_path, column, value):
     data = frame()
