@@ -1,12 +1,13 @@
 """Writing import plans: bulk inserts inside one transaction, matched on natural keys.
 
-Rows that already exist (product sku, customer external id, order number,
-order number + line number, cancellation reference + line number, rating
-customer + product) are counted as already present and left alone, so a second
-run of the same file writes nothing. Per-row ``full_clean`` would cost minutes on
-the full data, so imported values are validated column-wise by the planners and
-only the few thousand catalogue, customer and order rows go through
-``full_clean`` (without the per-row uniqueness queries that bulk matching replaces).
+Rows that already exist (product sku, customer external id, order number, order
+line and cancellation by content: document, product, quantity, price and
+occurrence; rating customer + product) are counted as already present and left
+alone, so a second run of the same file, or of any file overlapping it, writes
+nothing twice. Per-row ``full_clean`` would cost minutes on the full data, so
+imported values are validated column-wise by the planners and only the few
+thousand catalogue, customer and order rows go through ``full_clean`` (without
+the per-row uniqueness queries that bulk matching replaces).
 """
 
 from __future__ import annotations
@@ -550,14 +551,26 @@ class RatingsImportResult:
         )
 
 
-@transaction.atomic
 def ratings_import(
-    *, plan: RatingsPlan, progress: Progress | None = None, batch_size: int = 5000
+    *,
+    plan: RatingsPlan,
+    progress: Progress | None = None,
+    batch_size: int = 5000,
+    before_commit: Callable[[RatingsImportResult], None] | None = None,
 ) -> RatingsImportResult:
     """Write a planned MovieLens import: movies as products, users as customers, ratings as ratings.
 
-    Movies and ratings already present are updated only where the file differs.
+    Movies and ratings already present are updated only where the file differs. ``before_commit``
+    runs inside the transaction with the result: if it raises, nothing is committed.
     """
+    with transaction.atomic():
+        result = _write_ratings(plan=plan, progress=progress, batch_size=batch_size)
+        if before_commit is not None:
+            before_commit(result)
+    return result
+
+
+def _write_ratings(*, plan: RatingsPlan, progress: Progress | None, batch_size: int) -> RatingsImportResult:
     result = RatingsImportResult(rows_read=plan.rows_read, rejected=dict(plan.reason_counts))
 
     category_ids = _lookup(Category, "name", plan.movies["category"].dropna())

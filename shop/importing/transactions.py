@@ -20,9 +20,28 @@ in the order of ``Reason``:
   nothing back (quantity zero or above).
 - ``non_positive_price``: a sale at price zero or below (free adjustments), or
   a cancellation at a negative price.
+- ``future_date`` / ``before_earliest_date``: dated after now plus a tolerance, or
+  before the earliest date a shop can have (``Rules``, from settings).
+- ``stock_adjustment``: a non-cancellation line with quantity zero or below;
+  these are warehouse write-offs ("damaged", "?", "thrown away"), not sales.
+- ``non_negative_quantity_on_cancellation``: a ``C`` invoice line that takes
+  nothing back (quantity zero or above).
+- ``non_positive_price``: a sale at price zero or below (free adjustments), or
+  a cancellation at a negative price.
+- ``price_below_smallest_unit``: a price between 0 and 0.01, which would be stored as 0.00.
+- ``price_too_high``: above ``Rules.max_unit_price``: a typing error, not a sale.
 - ``out_of_range``: a quantity or price too large for the database columns.
-- ``duplicate_row``: an exact copy (all eight columns) of an earlier importable
-  row; the first copy is imported.
+- ``text_too_long``: a Country or Description longer than the field it goes to.
+- ``conflicting_invoice``: a row whose customer or country differs from the
+  first row of its invoice: one invoice number, two purchases.
+
+Rows are keyed on their content: (invoice, sku, quantity, price, occurrence),
+where occurrence numbers identical lines of one invoice 1, 2, ... A row repeated
+within an invoice is kept with its count; the same row in two files is one line.
+Line numbers are ranks in that key's order, so they do not depend on row order
+or on which other rows a file holds (``content_ranks``). Two more reasons are
+found while writing, against what is stored: ``conflicting_order`` and
+``conflicting_cancellation`` (see ``services``).
 
 Lower-case codes are the same product as their upper-case form. A product's
 name is the most frequent usable description of its code (not blank, not
@@ -344,39 +363,6 @@ def _product_names(frame: pd.DataFrame, imported: pd.Series) -> pd.Series:
         .sort_values(["sku", "imported", "seen", "description"], ascending=[True, False, False, True])
     )
     return counts.drop_duplicates("sku").set_index("sku")["description"]
-
-
-def link_cancellations(cancellations: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
-    """For each cancellation, the latest sale line at or before it of the same customer and product.
-
-    ``cancellations`` needs external_id, sku and created_at; ``sales`` needs
-    external_id, sku, placed_at, number and line_number. Returns the
-    cancellations (same index) with ``linked_number`` and ``linked_line_number``,
-    missing for guests and for cancellations whose sale is not known.
-    """
-    result = cancellations.copy()
-    result["linked_number"] = None
-    result["linked_line_number"] = np.nan
-    known = result["external_id"].notna()
-    if not known.any() or sales.empty:
-        return result
-    left = (
-        result.loc[known, ["external_id", "sku", "created_at"]]
-        .rename_axis("cancellation_index")
-        .reset_index()
-        .sort_values("created_at", kind="stable")
-    )
-    right = (
-        sales.loc[sales["external_id"].notna(), ["external_id", "sku", "placed_at", "number", "line_number"]]
-        .sort_values(["placed_at", "number", "line_number"], kind="stable")
-        .rename(columns={"placed_at": "created_at"})
-    )
-    right["created_at"] = right["created_at"].astype(left["created_at"].dtype)
-    merged = pd.merge_asof(left, right, on="created_at", by=["external_id", "sku"], direction="backward")
-    merged = merged.set_index("cancellation_index")
-    result.loc[merged.index, "linked_number"] = merged["number"].where(merged["number"].notna(), None)
-    result.loc[merged.index, "linked_line_number"] = merged["line_number"]
-    return result
 
 
 def plan_transactions(

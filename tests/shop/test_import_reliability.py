@@ -369,3 +369,28 @@ def test_rating_timestamps_out_of_range_are_rejected_with_a_reason(tmp_path, tim
     call_command("import_ratings", str(directory), stdout=output, verbosity=0)
     rejected = pd.read_csv(directory / "ratings.csv.rejected.csv", dtype=str, keep_default_na=False)
     assert rejected.set_index("row")["reason"].to_dict() == {"2": "invalid_timestamp"}
+
+
+def _ratings_dir(tmp_path: Path) -> Path:
+    directory = tmp_path / "ml"
+    directory.mkdir()
+    (directory / "movies.csv").write_text("movieId,title,genres\n1,Toy Story (1995),Animation\n")
+    (directory / "ratings.csv").write_text("userId,movieId,rating,timestamp\n1,1,4.0,964982703\n2,1,9.0,1\n")
+    return directory
+
+
+def test_ratings_with_an_unwritable_rejects_path_leave_nothing_committed(tmp_path):
+    from shop.models import Rating
+
+    directory = _ratings_dir(tmp_path)
+    with pytest.raises(CommandError, match="Nothing imported: .*rejected rows"):
+        call_command(
+            "import_ratings", str(directory), rejects=str(tmp_path), stdout=io.StringIO(), verbosity=0
+        )
+    assert Rating.objects.count() == Product.objects.count() == Customer.objects.count() == 0
+
+
+def test_a_ratings_file_over_the_size_limit_is_refused_before_reading(tmp_path, settings):
+    settings.IMPORT_MAX_FILE_BYTES = 40
+    with pytest.raises(CommandError, match=r"Nothing imported: ratings.csv: .*IMPORT_MAX_FILE_BYTES"):
+        call_command("import_ratings", str(_ratings_dir(tmp_path)), stdout=io.StringIO(), verbosity=0)

@@ -18,20 +18,27 @@ from shop.importing.transactions import Rules, plan_transactions, rejected_rows
 HELP = """Import UCI Online Retail transactions: InvoiceNo, StockCode, Description, Quantity, InvoiceDate,
 UnitPrice, CustomerID, Country; from .xlsx, .csv, .csv.gz or .parquet.
 
-Sale lines become fulfilled orders (number = InvoiceNo, line_number = the row's position within its invoice)
-with category-less products (sku = StockCode upper-cased; name = most frequent real description; price = most
-recent positive price) and customers (external_id = CustomerID; guest lines get no customer). Lines of C
-invoices become cancellations, linked to the same customer's latest earlier line of that product when known.
+Sale lines become fulfilled orders (number = InvoiceNo, placed at its earliest line) with category-less
+products (sku = StockCode upper-cased; name = most frequent real description; price = most recent positive
+price) and customers (external_id = CustomerID; guest lines get no customer). Lines of C invoices become
+cancellations, linked to the same customer's latest earlier line of that product when known. Lines are
+matched on their content (invoice, product, quantity, price, occurrence): a row repeated within an invoice
+is kept with its count, the same row in two files is one line, so re-imports and overlapping files give
+the database of one clean import of their union. Line numbers are ranks in that content order.
 Every other row is rejected with one reason (first match wins) and written to <input>.rejected.csv:
 missing_value; unrecognised_invoice (the A "adjust bad debt" invoices); non_product_code (POST, DOT, M, D, S,
 C2, B, BANK CHARGES, AMAZONFEE, CRUK, PADS, gift vouchers, 23444 carriage); unrecognised_code (not 5 digits +
-up to 2 letters, e.g. DCGS bundles); stock_adjustment (quantity <= 0 outside a C invoice: "damaged", "?",
-blank); non_negative_quantity_on_cancellation; non_positive_price (free sales, negative prices);
-out_of_range; duplicate_row (an exact copy of an earlier importable row). Huge lines cancelled minutes later
-and partly cancelled invoices are imported as both sale and cancellation, so demand nets them out. Re-running
-writes nothing: rows are matched on their natural keys and reported as already present; products and
-customers that exist already are left as staff edited them. The whole import is one transaction; a malformed
-file (missing column, wrong types, no rows, unreadable bytes, unknown extension) writes nothing."""
+up to 2 letters, e.g. DCGS bundles); future_date (after now + IMPORT_FUTURE_TOLERANCE_HOURS);
+before_earliest_date (IMPORT_EARLIEST_DATE); stock_adjustment (quantity <= 0 outside a C invoice: "damaged",
+"?", blank); non_negative_quantity_on_cancellation; non_positive_price (free sales, negative prices);
+price_below_smallest_unit (under 0.01); price_too_high (over IMPORT_MAX_UNIT_PRICE); out_of_range;
+text_too_long (Country over 64, Description over 255 characters); conflicting_invoice (another customer or
+country than the invoice's first row); conflicting_order and conflicting_cancellation (stored for another
+customer, country or time: rejected, never merged). Slash dates are read in the one order the file proves;
+a file mixing d/m and m/d, or holding only ambiguous ones, needs --date-format. Products and customers that
+exist already are left as staff edited them. The whole import is one transaction, and the rejects file and
+the row accounting are written and checked inside it; a malformed file (missing column, wrong types, no
+rows, unreadable bytes, unknown extension, over IMPORT_MAX_FILE_BYTES) writes nothing."""
 
 
 class Command(BaseCommand):
