@@ -315,15 +315,19 @@ def _relink(pairs: set[tuple[int, int]], batch_size: int) -> None:
             )
         )
     left = pd.DataFrame(cancels, columns=["pk", "customer", "product", "at", "linked"])
-    left = left[left["product"].isin(products)]
+    left = left[left["product"].isin(products)].astype({"customer": "int64", "product": "int64"})
     wanted = pd.MultiIndex.from_tuples(sorted(pairs))
     left = left[pd.MultiIndex.from_frame(left[["customer", "product"]]).isin(wanted)]
     if left.empty:
         return
     right = pd.DataFrame(sales, columns=["line", "customer", "product", "at", "number", "line_number"])
-    right = right[right["product"].isin(products)]
-    left = left.assign(at=pd.to_datetime(left["at"], utc=True)).sort_values("at", kind="stable")
-    right = right.assign(at=pd.to_datetime(right["at"], utc=True)).sort_values(
+    # Typed explicitly: with no sales at all the empty frame's columns are objects, which merge_asof refuses.
+    right = right[right["product"].isin(products)].astype(
+        {"line": "int64", "customer": "int64", "product": "int64"}
+    )
+    at = "datetime64[ns, UTC]"  # one resolution on both sides, whatever the driver returned
+    left = left.assign(at=pd.to_datetime(left["at"], utc=True).astype(at)).sort_values("at", kind="stable")
+    right = right.assign(at=pd.to_datetime(right["at"], utc=True).astype(at)).sort_values(
         ["at", "number", "line_number"], kind="stable"
     )
     merged = pd.merge_asof(

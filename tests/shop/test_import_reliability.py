@@ -394,3 +394,9 @@ def test_a_ratings_file_over_the_size_limit_is_refused_before_reading(tmp_path, 
     settings.IMPORT_MAX_FILE_BYTES = 40
     with pytest.raises(CommandError, match=r"Nothing imported: ratings.csv: .*IMPORT_MAX_FILE_BYTES"):
         call_command("import_ratings", str(_ratings_dir(tmp_path)), stdout=io.StringIO(), verbosity=0)
+
+
+def test_a_file_of_cancellations_whose_customer_bought_nothing_imports_them_unlinked(tmp_path):
+    output = run_import(write(tmp_path, "returns.csv", frame([ROWS[11], ROWS[12]])))
+    assert "cancellations: 2 new (0 linked to their sale), 0 already present, 0 conflicting" in output
+    assert not Cancellation.objects.filter(order_line__isnull=False).exists()
