@@ -60,9 +60,4 @@ def test_identical_lines_get_occurrences_1_2_and_others_keep_1():
         Cancellation = apps.get_model("shop", "Cancellation")
         assert sorted(Cancellation.objects.values_list("occurrence", flat=True)) == [1, 2]
     finally:
-        _migrate(executor_leaf())
-
-
-def executor_leaf():
-    executor = MigrationExecutor(connection)
-    return executor.loader.graph.leaf_nodes()
+        _migrate(MigrationExecutor(connection).loader.graph.leaf_nodes())  # back to the latest schema
