@@ -6,6 +6,15 @@
 
 The second run of each command shows the cost of an idempotent re-import.
 
+With ``--overlap FIRST`` it runs the reliability experiment instead: import FIRST (e.g. the
+bundled sample) and then PATH, snapshot the database, drop it, import PATH alone, and compare
+the two per (invoice, product, quantity, price) line, per cancellation with its link, and per
+order, printing what is missing, extra or different and the units sold in each:
+
+    DATABASE_URL=sqlite:////tmp/bench_import.sqlite3 .venv/bin/python bench/bench_import.py \
+        ../shared/datasets/online-retail/online_retail_2010-12_2011-09.parquet \
+        --overlap data/sample/online_retail_sample.csv.gz
+
 The database named by DATABASE_URL is dropped, created and migrated first, so it
 must be a scratch one: the project's own SQLite file and the databases named
 shop and test_shop are refused.
@@ -61,6 +70,9 @@ def main() -> None:
     parser.add_argument(
         "--ratings", type=Path, help="a MovieLens directory to time import_ratings on as well"
     )
+    parser.add_argument(
+        "--overlap", type=Path, help="import this file first, then PATH, and compare with PATH alone"
+    )
     args = parser.parse_args()
 
     sys.path.insert(0, str(PROJECT))
@@ -77,6 +89,10 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     print(f"database: {connection.vendor} {database['NAME']}; file: {args.path}")
 
+    if args.overlap:
+        overlap_experiment(args.path, args.overlap, database)
+        return
+
     runs = [("import_transactions", args.path)]
     if args.ratings:
         runs.append(("import_ratings", args.ratings))
@@ -85,11 +101,100 @@ def main() -> None:
             rejects = Path(scratch) / f"{command}.rejected.csv"
             for label in ("first run", "second run"):
                 output = io.StringIO()
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 call_command(command, str(path), rejects=str(rejects), stdout=output, verbosity=0)
-                elapsed = time.perf_counter() - started
-                print(f"\n{command}, {label}: {elapsed:.1f} s")
+                elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+                print(f"\n{command}, {label}: {elapsed:.1f} s ({cpu:.1f} s CPU in this process)")
                 print(output.getvalue().rstrip())
+
+
+def _import(path: Path, rejects: Path) -> str:
+    from django.core.management import call_command
+
+    output = io.StringIO()
+    started, cpu = time.perf_counter(), time.process_time()
+    call_command("import_transactions", str(path), rejects=str(rejects), stdout=output, verbosity=0)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    return f"{path.name}: {elapsed:.1f} s ({cpu:.1f} s CPU)\n" + output.getvalue().rstrip()
+
+
+def _snapshot() -> dict:
+    from collections import Counter
+
+    from django.db.models import Sum
+
+    from shop.models import Cancellation, Order, OrderLine
+
+    lines = Counter(
+        OrderLine.objects.values_list("order__number", "product__sku", "quantity", "unit_price").iterator()
+    )
+    numbered = set(
+        OrderLine.objects.values_list(
+            "order__number", "product__sku", "quantity", "unit_price", "occurrence", "line_number"
+        ).iterator()
+    )
+    cancellations = Counter(
+        Cancellation.objects.values_list(
+            "reference",
+            "product__sku",
+            "quantity",
+            "unit_price",
+            "customer__external_id",
+            "created_at",
+            "order_line__order__number",
+            "order_line__line_number",
+        ).iterator()
+    )
+    orders = set(
+        Order.objects.values_list("number", "customer__external_id", "placed_at", "country").iterator()
+    )
+    units = OrderLine.objects.aggregate(units=Sum("quantity"))["units"] or 0
+    return {
+        "lines": lines,
+        "numbered": numbered,
+        "cancellations": cancellations,
+        "orders": orders,
+        "units": units,
+    }
+
+
+def _difference(name: str, got, want) -> str:
+    from collections import Counter
+
+    if isinstance(got, Counter):
+        missing, extra = sum((want - got).values()), sum((got - want).values())
+    else:
+        missing, extra = len(want - got), len(got - want)
+    total = sum(want.values()) if isinstance(want, Counter) else len(want)
+    return f"{name}: {total:,} in the clean import; {missing:,} missing, {extra:,} extra or different"
+
+
+def overlap_experiment(path: Path, first: Path, database: dict) -> None:
+    from django.core.management import call_command
+    from django.db import connections
+
+    with tempfile.TemporaryDirectory() as scratch:
+        rejects = Path(scratch) / "rejected.csv"
+        print("\n--- overlapping: first, then the file ---")
+        print(_import(first, rejects))
+        print(_import(path, rejects))
+        overlapped = _snapshot()
+        connections.close_all()  # SQLite keeps the deleted file open; PostgreSQL refuses to drop it
+        recreate_database(database)
+        call_command("migrate", verbosity=0)
+        print("\n--- clean: the file alone ---")
+        print(_import(path, rejects))
+        clean = _snapshot()
+    print("\n--- comparison (overlapping vs clean) ---")
+    print(
+        _difference("sale lines per (invoice, product, quantity, price)", overlapped["lines"], clean["lines"])
+    )
+    print(
+        _difference("sale lines with occurrence and line number", overlapped["numbered"], clean["numbered"])
+    )
+    print(_difference("cancellations with their link", overlapped["cancellations"], clean["cancellations"]))
+    print(_difference("orders (number, customer, placed at, country)", overlapped["orders"], clean["orders"]))
+    print(f"units sold: {overlapped['units']:,} overlapping, {clean['units']:,} clean")
 
 
 if __name__ == "__main__":

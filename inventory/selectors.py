@@ -7,8 +7,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import CharField, F, Min, OuterRef, QuerySet, Subquery, Sum
-from django.db.models.functions import Cast, Substr
+from django.db.models import CharField, Count, F, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Cast, Substr, TruncDate
+from django.utils import timezone
 
 from shop.models import Cancellation, Order, OrderLine, Product, StockRecord
 
@@ -108,9 +109,27 @@ def first_demand_day() -> date | None:
     return first.astimezone(UTC).date() if first else None
 
 
-def latest_demand_day() -> date | None:
-    placed = Order.objects.order_by("-placed_at").values_list("placed_at", flat=True).first()
-    return placed.astimezone(UTC).date() if placed else None
+def latest_demand_day(*, now: datetime | None = None) -> date | None:
+    """The UTC day of the latest order that is not a stray row: where default forecasts start.
+
+    Orders after ``now`` are ignored, and so is a day whose week (it and the six days before)
+    holds a single order: one mistyped row, dated 2099 or years after the rest, cannot move every
+    forecast. With no week of two orders (a brand-new shop), the latest day up to ``now``.
+    """
+    counts = dict(
+        Order.objects.filter(placed_at__lte=now or timezone.now())
+        .annotate(day=TruncDate("placed_at", tzinfo=UTC))
+        .order_by()
+        .values("day")
+        .annotate(orders=Count("id"))
+        .values_list("day", "orders")
+    )
+    days = sorted(counts, reverse=True)
+    for day in days:  # the newest qualifying day is usually the first one tried
+        week = sum(counts.get(day - timedelta(days=back), 0) for back in range(7))
+        if week >= 2:
+            return day
+    return days[0] if days else None
 
 
 @dataclass(frozen=True)

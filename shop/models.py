@@ -112,7 +112,10 @@ class Order(models.Model):
 class OrderLine(models.Model):
     """One product on an order.
 
-    ``(order, line_number)`` is the natural key that keeps imports idempotent.
+    ``(order, product, quantity, unit_price, occurrence)`` is the natural key that keeps imports
+    idempotent whatever part of an invoice a file holds: ``occurrence`` numbers identical lines
+    (1, 2, ...), so an invoice that lists the same product at the same price twice keeps both.
+    ``line_number`` is the line's place on the order (for imports, its rank in content order).
     """
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
@@ -120,6 +123,7 @@ class OrderLine(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
+    occurrence = models.PositiveIntegerField(default=1)
 
     class Meta:
         ordering = ["order", "line_number"]
@@ -127,6 +131,10 @@ class OrderLine(models.Model):
             models.CheckConstraint(condition=Q(quantity__gt=0), name="orderline_quantity_positive"),
             models.CheckConstraint(condition=Q(unit_price__gte=0), name="orderline_price_non_negative"),
             models.UniqueConstraint(fields=["order", "line_number"], name="orderline_unique_number"),
+            models.UniqueConstraint(
+                fields=["order", "product", "quantity", "unit_price", "occurrence"],
+                name="orderline_unique_content",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -139,7 +147,8 @@ class Cancellation(models.Model):
     Demand per product per day is units ordered minus units cancelled on that day,
     so each row keeps its own time, product and customer. ``order_line`` links to
     what it cancels when that is known (an import may see a cancellation whose
-    original sale predates the data).
+    original sale predates the data). Its natural key is (reference, product, quantity,
+    unit_price, occurrence), as for order lines.
     """
 
     class Kind(models.TextChoices):
@@ -159,12 +168,17 @@ class Cancellation(models.Model):
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
+    occurrence = models.PositiveIntegerField(default=1)  # as OrderLine.occurrence, within the reference
 
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
             models.CheckConstraint(condition=Q(quantity__gt=0), name="cancellation_quantity_positive"),
             models.UniqueConstraint(fields=["reference", "line_number"], name="cancellation_unique_line"),
+            models.UniqueConstraint(
+                fields=["reference", "product", "quantity", "unit_price", "occurrence"],
+                name="cancellation_unique_content",
+            ),
         ]
 
     def __str__(self) -> str:

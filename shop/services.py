@@ -60,7 +60,13 @@ def _locked_stock(product_ids: Iterable[int]) -> dict[int, StockRecord]:
     if missing:
         StockRecord.objects.bulk_create(missing, ignore_conflicts=True)
     records = StockRecord.objects.select_for_update().filter(product_id__in=ids).order_by("product_id")
-    return {record.product_id: record for record in records}
+    now = timezone.now()  # bulk_update skips auto_now: every caller writes these rows, so stamp them here
+    return {record.product_id: _stamped(record, now) for record in records}
+
+
+def _stamped(record: StockRecord, now: datetime) -> StockRecord:
+    record.updated_at = now
+    return record
 
 
 def _merge_lines(lines: Sequence[LineRequest]) -> dict[int, int]:

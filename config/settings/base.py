@@ -233,6 +233,15 @@ INVENTORY = {
     "MAX_SAFETY_STOCK_MULTIPLE": float(os.environ.get("INVENTORY_MAX_SAFETY_STOCK_MULTIPLE", "10")),
 }
 
+# --- Imports ----------------------------------------------------------------
+# Rows dated before this day, or later than now plus the tolerance, are rejected with a reason.
+IMPORT_EARLIEST_DATE = os.environ.get("IMPORT_EARLIEST_DATE", "2000-01-01")
+IMPORT_FUTURE_TOLERANCE_HOURS = float(os.environ.get("IMPORT_FUTURE_TOLERANCE_HOURS", "24"))
+# A unit price above this is a typing error, not a sale (the real file's dearest product is 649.50).
+IMPORT_MAX_UNIT_PRICE = float(os.environ.get("IMPORT_MAX_UNIT_PRICE", "10000"))
+# Checked on disk before reading (a gzip or parquet file can expand ~10x in memory).
+IMPORT_MAX_FILE_BYTES = int(os.environ.get("IMPORT_MAX_FILE_BYTES", str(512 * 1024 * 1024)))
+
 # Tests that need PostgreSQL or Redis fail instead of skipping when this is set (CI).
 REQUIRE_SERVICES = env_bool("REQUIRE_SERVICES", False)
 

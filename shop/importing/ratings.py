@@ -13,8 +13,9 @@ Every movie becomes a product ``ML-<movieId>`` (name = title, description =
 genres and tags, category = first genre); every user with an imported rating a
 customer ``ml-<userId>``. Rating rows are rejected, first reason wins, as
 ``missing_value`` (a blank field), ``invalid_stars`` (outside 0.5..5 or not a
-half star), ``unknown_movie`` (not in the movies file) or ``duplicate_rating``
-(the same user and movie again: the latest timestamp is kept).
+half star), ``unknown_movie`` (not in the movies file), ``invalid_timestamp``
+(negative, or later than tomorrow: 1e14 and 1e18 are milli- and nanoseconds) or
+``duplicate_rating`` (the same user and movie again: the latest timestamp is kept).
 """
 
 from __future__ import annotations
@@ -41,6 +42,7 @@ class Reason(StrEnum):
     INVALID_STARS = "invalid_stars"
     UNKNOWN_MOVIE = "unknown_movie"
     DUPLICATE_RATING = "duplicate_rating"
+    INVALID_TIMESTAMP = "invalid_timestamp"
 
 
 @dataclass
@@ -173,7 +175,8 @@ def _movie_rows(movies: pd.DataFrame, tags: pd.DataFrame | None, source: str) ->
     )
 
 
-def plan_ratings(source: RatingsSource) -> RatingsPlan:
+def plan_ratings(source: RatingsSource, *, latest: pd.Timestamp | None = None) -> RatingsPlan:
+    """Classify every rating; timestamps must fall between 1970 and ``latest`` (default: now plus a day)."""
     raw, movies_raw, tags_raw = read_source(source)
     if raw.empty:
         raise ImportFileError(f"{source.ratings.name}: the file has no ratings.")
@@ -192,6 +195,11 @@ def plan_ratings(source: RatingsSource) -> RatingsPlan:
     reason[(reason == "") & invalid.fillna(False)] = str(Reason.INVALID_STARS)
     unknown = ~movie.isin(movies["movie_id"])
     reason[(reason == "") & unknown] = str(Reason.UNKNOWN_MOVIE)
+    # Seconds since 1970: negative ones are before the epoch, and 1e14 or 1e18 (milli- or nanoseconds
+    # written as seconds) are centuries ahead; both would otherwise become wrong dates or overflow.
+    latest = latest if latest is not None else pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
+    out_of_range = (timestamp < 0) | (timestamp > latest.timestamp())
+    reason[(reason == "") & out_of_range.fillna(False)] = str(Reason.INVALID_TIMESTAMP)
     candidates = frame[reason == ""].sort_values(["timestamp", "row"], kind="stable")
     older = candidates.duplicated(["user", "movie"], keep="last")
     reason[older[older].index] = str(Reason.DUPLICATE_RATING)

@@ -25,8 +25,19 @@ def table_kind(path: Path) -> str:
     )
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    """Read an .xlsx, .csv, .csv.gz or .parquet file.
+def check_size(path: Path, *, max_bytes: int | None) -> None:
+    """Refuse a file larger than ``max_bytes`` on disk before any of it is read."""
+    if max_bytes is None or not path.is_file():
+        return
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise ImportFileError(
+            f"{path.name}: {size:,} bytes is over the limit of {max_bytes:,} (setting IMPORT_MAX_FILE_BYTES)."
+        )
+
+
+def read_table(path: Path, *, max_bytes: int | None = None) -> pd.DataFrame:
+    """Read an .xlsx, .csv, .csv.gz or .parquet file of at most ``max_bytes`` on disk.
 
     CSV and Excel cells are read as text so that type checking happens in one
     place (``transactions.normalise``) with messages that name the column;
@@ -35,6 +46,7 @@ def read_table(path: Path) -> pd.DataFrame:
     kind = table_kind(path)
     if not path.is_file():
         raise ImportFileError(f"{path}: no such file.")
+    check_size(path, max_bytes=max_bytes)
     try:
         if kind == ".parquet":
             frame = pd.read_parquet(path)
@@ -83,10 +95,12 @@ def number_column(values: pd.Series, column: str, *, integral: bool) -> pd.Serie
         text = text_column(values)
         parsed = pd.to_numeric(text.replace("", np.nan), errors="coerce").astype(float)
         bad = parsed.isna() & (text != "")
+        if integral:  # "1e3" is a number but not an id someone typed: refuse rather than read 1000
+            bad |= (text != "") & ~text.str.fullmatch(r"[+-]?\d+(\.0*)?").astype(bool)
         if bad.any():
             first = int(np.flatnonzero(bad.to_numpy())[0])
             raise ImportFileError(
-                f"column {column}: {int(bad.sum())} value(s) are not numbers, "
+                f"column {column}: {int(bad.sum())} value(s) are not {'whole ' if integral else ''}numbers, "
                 f"e.g. {text.iloc[first]!r} in row {first + 1}."
             )
     if integral:

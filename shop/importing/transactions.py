@@ -20,9 +20,28 @@ in the order of ``Reason``:
   nothing back (quantity zero or above).
 - ``non_positive_price``: a sale at price zero or below (free adjustments), or
   a cancellation at a negative price.
+- ``future_date`` / ``before_earliest_date``: dated after now plus a tolerance, or
+  before the earliest date a shop can have (``Rules``, from settings).
+- ``stock_adjustment``: a non-cancellation line with quantity zero or below;
+  these are warehouse write-offs ("damaged", "?", "thrown away"), not sales.
+- ``non_negative_quantity_on_cancellation``: a ``C`` invoice line that takes
+  nothing back (quantity zero or above).
+- ``non_positive_price``: a sale at price zero or below (free adjustments), or
+  a cancellation at a negative price.
+- ``price_below_smallest_unit``: a price between 0 and 0.01, which would be stored as 0.00.
+- ``price_too_high``: above ``Rules.max_unit_price``: a typing error, not a sale.
 - ``out_of_range``: a quantity or price too large for the database columns.
-- ``duplicate_row``: an exact copy (all eight columns) of an earlier importable
-  row; the first copy is imported.
+- ``text_too_long``: a Country or Description longer than the field it goes to.
+- ``conflicting_invoice``: a row whose customer or country differs from the
+  first row of its invoice: one invoice number, two purchases.
+
+Rows are keyed on their content: (invoice, sku, quantity, price, occurrence),
+where occurrence numbers identical lines of one invoice 1, 2, ... A row repeated
+within an invoice is kept with its count; the same row in two files is one line.
+Line numbers are ranks in that key's order, so they do not depend on row order
+or on which other rows a file holds (``content_ranks``). Two more reasons are
+found while writing, against what is stored: ``conflicting_order`` and
+``conflicting_cancellation`` (see ``services``).
 
 Lower-case codes are the same product as their upper-case form. A product's
 name is the most frequent usable description of its code (not blank, not
@@ -84,11 +103,42 @@ class Reason(StrEnum):
     UNRECOGNISED_INVOICE = "unrecognised_invoice"
     NON_PRODUCT_CODE = "non_product_code"
     UNRECOGNISED_CODE = "unrecognised_code"
+    FUTURE_DATE = "future_date"
+    BEFORE_EARLIEST_DATE = "before_earliest_date"
     STOCK_ADJUSTMENT = "stock_adjustment"
     NON_NEGATIVE_QUANTITY_ON_CANCELLATION = "non_negative_quantity_on_cancellation"
     NON_POSITIVE_PRICE = "non_positive_price"
+    PRICE_BELOW_SMALLEST_UNIT = "price_below_smallest_unit"
+    PRICE_TOO_HIGH = "price_too_high"
     OUT_OF_RANGE = "out_of_range"
-    DUPLICATE_ROW = "duplicate_row"
+    TEXT_TOO_LONG = "text_too_long"
+    CONFLICTING_INVOICE = "conflicting_invoice"
+    # Found while writing, against what earlier imports stored.
+    CONFLICTING_ORDER = "conflicting_order"
+    CONFLICTING_CANCELLATION = "conflicting_cancellation"
+
+
+# The model fields these columns end up in (Order/Customer.country, Product.name).
+TEXT_LIMITS = {"Country": ("country", 64), "Description": ("description", 255)}
+SLASH_DATE = r"^(\d{1,2})/(\d{1,2})/(\d{2,4})\b"
+UTC_OFFSET = r"(?:[+-]\d{2}(?::?\d{2})?|Z)$"
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a row must satisfy beyond its layout: the dates and prices a shop can have."""
+
+    earliest: pd.Timestamp  # tz-aware; rows before it are rejected
+    latest: pd.Timestamp  # tz-aware; now plus a tolerance: rows after it are rejected
+    max_unit_price: float = MAX_PRICE - 0.01
+    date_format: str | None = None  # strptime format of InvoiceDate text; None: ISO or inferred
+
+
+def default_rules() -> Rules:
+    return Rules(
+        earliest=pd.Timestamp("2000-01-01", tz="UTC"),
+        latest=pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1),
+    )
 
 
 @dataclass
@@ -98,10 +148,13 @@ class TransactionPlan:
     rows_read: int
     products: pd.DataFrame  # sku, name, price
     customers: pd.DataFrame  # external_id, country
-    orders: pd.DataFrame  # number, external_id (None for guests), placed_at, country
-    lines: pd.DataFrame  # number, line_number, sku, quantity, unit_price, external_id, placed_at
-    cancellations: pd.DataFrame  # reference, line_number, sku, external_id, quantity, unit_price, created_at
-    rejected: pd.DataFrame  # the input columns as read, plus row (1-based) and reason
+    orders: pd.DataFrame  # number, external_id (None for guests), placed_at (earliest line), country
+    # number, line_number, occurrence, sku, quantity, unit_price, cents, external_id, placed_at, row
+    lines: pd.DataFrame
+    # reference, line_number, occurrence, sku, external_id, quantity, unit_price, cents, created_at, row
+    cancellations: pd.DataFrame
+    rejected: pd.DataFrame  # the input columns as read, plus row (1-based), reason and detail
+    source: pd.DataFrame  # the input as read, to write rows rejected later (conflicts) as they were
     reason_counts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -109,34 +162,105 @@ class TransactionPlan:
         return len(self.lines) + len(self.cancellations) + len(self.rejected)
 
 
-def _timestamps(values: pd.Series, column: str, tz: ZoneInfo) -> pd.Series:
+def _first_bad(mask: pd.Series) -> int:
+    return int(np.flatnonzero(mask.to_numpy())[0])
+
+
+def _slash_dayfirst(text: pd.Series, column: str) -> bool:
+    """Whether d/m/y or m/d/y text is day first, from rows that can only be read one way.
+
+    A file is written in one convention: rows with a first number above 12 prove day first, rows
+    with a second number above 12 prove month first. Both in one file, or neither while some
+    rows read differently either way, is refused: the command must be told (``--date-format``).
+    """
+    parts = text.str.extract(SLASH_DATE).astype(int)
+    first, second = parts[0], parts[1]
+    day_first, month_first = first > 12, second > 12
+    if day_first.any() and month_first.any():
+        i, j = _first_bad(day_first), _first_bad(month_first)
+        raise ImportFileError(
+            f"column {column}: dates are written day/month in some rows and month/day in others "
+            f"({text.iloc[i]!r} in row {text.index[i] + 1}, {text.iloc[j]!r} in row {text.index[j] + 1}); "
+            "pass --date-format to say which."
+        )
+    if day_first.any() or month_first.any():
+        return bool(day_first.any())
+    ambiguous = first != second
+    if ambiguous.any():
+        i = _first_bad(ambiguous)
+        raise ImportFileError(
+            f"column {column}: {int(ambiguous.sum())} date(s) can be read day/month or month/day, "
+            f"e.g. {text.iloc[i]!r} in row {text.index[i] + 1}; pass --date-format (e.g. '%d/%m/%Y %H:%M')."
+        )
+    return False
+
+
+def _timestamps(values: pd.Series, column: str, tz: ZoneInfo, date_format: str | None = None) -> pd.Series:
+    """Dates in ``tz``. Text with a UTC offset is read at that offset; text without one is wall-clock
+    time in ``tz``. A column mixing the two is refused: which wall clock the bare ones use is a guess.
+    """
     if pd.api.types.is_datetime64_any_dtype(values):
-        parsed = values
-    elif pd.api.types.is_numeric_dtype(values) and not values.isna().all():
+        if values.dt.tz is not None:
+            return values.dt.tz_convert(tz)
+        return _localise(values, tz)
+    if pd.api.types.is_numeric_dtype(values) and not values.isna().all():
         raise ImportFileError(f"column {column}: expected dates, found {values.dtype} values.")
-    else:
-        text = text_column(values)
-        blank = text == ""
-        parsed = pd.to_datetime(text.where(~blank), format="ISO8601", errors="coerce")
-        retry = parsed.isna() & ~blank
-        if retry.any():  # the original UCI CSV writes "12/1/2010 8:26"
-            parsed[retry] = pd.to_datetime(text[retry], format="mixed", dayfirst=False, errors="coerce")
-        bad = parsed.isna() & ~blank
+    text = text_column(values).reset_index(drop=True)
+    present = text[text != ""]
+    naive = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
+    aware = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
+    if date_format is not None:
+        parsed = pd.to_datetime(present, format=date_format, errors="coerce", utc="%z" in date_format)
+        bad = parsed.isna()
         if bad.any():
-            first = int(np.flatnonzero(bad.to_numpy())[0])
+            i = _first_bad(bad)
             raise ImportFileError(
-                f"column {column}: {int(bad.sum())} value(s) are not dates, "
-                f"e.g. {text.iloc[first]!r} in row {first + 1}."
+                f"column {column}: {int(bad.sum())} value(s) do not match --date-format {date_format!r}, "
+                f"e.g. {present.iloc[i]!r} in row {present.index[i] + 1}."
             )
-        if getattr(parsed.dt, "tz", None) is not None:
-            parsed = parsed.dt.tz_convert(None)
-    if parsed.dt.tz is not None:
-        return parsed.dt.tz_convert(tz)
+        if "%z" in date_format:
+            aware[present.index] = parsed
+        else:
+            naive[present.index] = parsed
+    else:
+        with_offset = present.str.contains(UTC_OFFSET, regex=True).astype(bool)
+        if with_offset.any() and not with_offset.all():
+            i = _first_bad(~with_offset)
+            raise ImportFileError(
+                f"column {column}: some dates carry a UTC offset and others do not "
+                f"(e.g. {present.iloc[i]!r} in row {present.index[i] + 1} has no offset); "
+                "write every date with an offset, or none."
+            )
+        slash = present.str.match(SLASH_DATE).astype(bool)
+        if slash.any():
+            dayfirst = _slash_dayfirst(present[slash.to_numpy()], column)
+            naive[present.index[slash.to_numpy()]] = pd.to_datetime(
+                present[slash.to_numpy()], format="mixed", dayfirst=dayfirst, errors="coerce"
+            )
+        iso = present[~slash.to_numpy()]
+        if with_offset.any():
+            aware[iso.index] = pd.to_datetime(iso, format="ISO8601", utc=True, errors="coerce")
+        else:
+            naive[iso.index] = pd.to_datetime(iso, format="ISO8601", errors="coerce")
+    parsed_any = naive.notna() | aware.notna()
+    bad = (text != "") & ~parsed_any
+    if bad.any():
+        i = _first_bad(bad)
+        raise ImportFileError(
+            f"column {column}: {int(bad.sum())} value(s) are not dates, e.g. {text.iloc[i]!r} in row {i + 1}."
+        )
+    result = _localise(naive, tz)
+    return result.where(aware.isna(), aware.dt.tz_convert(tz))
+
+
+def _localise(naive: pd.Series, tz: ZoneInfo) -> pd.Series:
     # Wall-clock times: the repeated autumn hour is read as standard time, the skipped spring hour moves on.
-    return parsed.dt.tz_localize(tz, ambiguous=np.zeros(len(parsed), dtype=bool), nonexistent="shift_forward")
+    return naive.dt.tz_localize(tz, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="shift_forward")
 
 
-def normalise(raw: pd.DataFrame, *, tz: ZoneInfo, source: str) -> pd.DataFrame:
+def normalise(
+    raw: pd.DataFrame, *, tz: ZoneInfo, source: str, date_format: str | None = None
+) -> pd.DataFrame:
     """Typed, trimmed columns, or ``ImportFileError`` naming the first column that cannot be read."""
     require_columns(raw, RETAIL_COLUMNS, source=source)
     raw = raw.reset_index(drop=True)
@@ -147,7 +271,7 @@ def normalise(raw: pd.DataFrame, *, tz: ZoneInfo, source: str) -> pd.DataFrame:
             "sku": text_column(raw["StockCode"]).str.upper(),
             "description": text_column(raw["Description"]),
             "quantity": number_column(raw["Quantity"], "Quantity", integral=True),
-            "placed_at": _timestamps(raw["InvoiceDate"], "InvoiceDate", tz),
+            "placed_at": _timestamps(raw["InvoiceDate"], "InvoiceDate", tz, date_format),
             "unit_price": number_column(raw["UnitPrice"], "UnitPrice", integral=False),
             "customer": number_column(raw["CustomerID"], "CustomerID", integral=True),
             "country": text_column(raw["Country"]),
@@ -159,38 +283,68 @@ def normalise(raw: pd.DataFrame, *, tz: ZoneInfo, source: str) -> pd.DataFrame:
     return frame
 
 
-def classify(frame: pd.DataFrame) -> pd.Series:
-    """The rejection reason of each row, or '' for rows to import."""
+def classify(frame: pd.DataFrame, rules: Rules) -> tuple[pd.Series, pd.Series]:
+    """The rejection reason of each row ('' for rows to import) and a detail for some reasons."""
     is_cancellation = frame["invoice"].str.startswith("C")
     sku = frame["sku"]
     is_product_code = sku.str.match(PRODUCT_CODE)
     is_non_product = sku.isin(NON_PRODUCT_CODES) | sku.str.startswith(NON_PRODUCT_PREFIXES)
-    quantity, price = frame["quantity"], frame["unit_price"]
-    rules = [
+    quantity, price, placed_at = frame["quantity"], frame["unit_price"], frame["placed_at"]
+    too_long = pd.Series("", index=frame.index, dtype=object)
+    for column, (name, limit) in TEXT_LIMITS.items():
+        long = (frame[name].str.len() > limit) & (too_long == "")
+        too_long = too_long.mask(long, f"{column} is longer than {limit} characters")
+    rules_in_order = [
         (
             Reason.MISSING_VALUE,
-            (frame["invoice"] == "")
-            | (sku == "")
-            | quantity.isna()
-            | price.isna()
-            | frame["placed_at"].isna(),
+            (frame["invoice"] == "") | (sku == "") | quantity.isna() | price.isna() | placed_at.isna(),
         ),
         (Reason.UNRECOGNISED_INVOICE, ~frame["invoice"].str.match(INVOICE_NUMBER)),
         (Reason.NON_PRODUCT_CODE, is_non_product),
         (Reason.UNRECOGNISED_CODE, ~is_product_code),
+        (Reason.FUTURE_DATE, placed_at > rules.latest),
+        (Reason.BEFORE_EARLIEST_DATE, placed_at < rules.earliest),
         (Reason.STOCK_ADJUSTMENT, ~is_cancellation & (quantity <= 0)),
         (Reason.NON_NEGATIVE_QUANTITY_ON_CANCELLATION, is_cancellation & (quantity >= 0)),
         (Reason.NON_POSITIVE_PRICE, (~is_cancellation & (price <= 0)) | (is_cancellation & (price < 0))),
+        # 0.001 would be stored as a 0.00 sale.
+        (Reason.PRICE_BELOW_SMALLEST_UNIT, (price.abs() > 0) & (price.abs() < 0.01)),
+        (Reason.PRICE_TOO_HIGH, price.abs() > rules.max_unit_price),
         (Reason.OUT_OF_RANGE, (quantity.abs() > MAX_QUANTITY) | (price.round(2).abs() >= MAX_PRICE)),
+        (Reason.TEXT_TOO_LONG, too_long != ""),
     ]
     reason = pd.Series("", index=frame.index, dtype=object)
-    for name, mask in rules:
+    for name, mask in rules_in_order:
         reason = reason.mask((reason == "") & mask.fillna(False).astype(bool), str(name))
-    content = ["invoice", "sku", "description", "quantity", "placed_at", "unit_price", "customer", "country"]
-    # Only copies of importable rows count as duplicates: a duplicated postage line is still postage.
-    candidates = reason == ""
-    duplicate = frame[candidates][content].duplicated(keep="first").reindex(frame.index, fill_value=False)
-    return reason.mask(duplicate, str(Reason.DUPLICATE_ROW))
+    detail = too_long.where(reason == str(Reason.TEXT_TOO_LONG), "")
+    # An invoice belongs to one customer in one country: a row saying otherwise is not merged into it.
+    candidates = frame[reason == ""]
+    owner = candidates["external_id"].fillna("") + "|" + candidates["country"]
+    first_owner = owner.groupby(candidates["invoice"]).transform("first")
+    conflicting = (owner != first_owner).reindex(frame.index, fill_value=False)
+    reason = reason.mask(conflicting, str(Reason.CONFLICTING_INVOICE))
+    detail = detail.mask(
+        conflicting,
+        "invoice's first row is for customer "
+        + first_owner.reindex(frame.index).fillna("").str.replace("|", " in ", regex=False),
+    )
+    return reason, detail
+
+
+def content_ranks(frame: pd.DataFrame, group: str) -> tuple[pd.Series, pd.Series]:
+    """Occurrence and line number of each line from its content alone, never from its file position.
+
+    ``occurrence`` counts identical lines (same document, product, quantity and price in cents):
+    a product bought twice at the same price on one invoice is two lines, 1 and 2. ``line_number``
+    is the line's rank in its document sorted by (sku, quantity, cents, occurrence). Both depend
+    only on which lines the document holds, so any file holding the document's lines gives the
+    same key, whatever the order of its rows or what else it holds.
+    """
+    key = [group, "sku", "quantity", "cents"]
+    occurrence = frame.groupby(key, sort=False).cumcount() + 1
+    ordered = frame.assign(occurrence=occurrence).sort_values([*key, "occurrence"], kind="stable")
+    line_number = ordered.groupby(group, sort=False).cumcount().reindex(frame.index) + 1
+    return occurrence.astype("int64"), line_number.astype("int64")
 
 
 def _usable_description(description: pd.Series) -> pd.Series:
@@ -211,50 +365,21 @@ def _product_names(frame: pd.DataFrame, imported: pd.Series) -> pd.Series:
     return counts.drop_duplicates("sku").set_index("sku")["description"]
 
 
-def link_cancellations(cancellations: pd.DataFrame, sales: pd.DataFrame) -> pd.DataFrame:
-    """For each cancellation, the latest sale line at or before it of the same customer and product.
-
-    ``cancellations`` needs external_id, sku and created_at; ``sales`` needs
-    external_id, sku, placed_at, number and line_number. Returns the
-    cancellations (same index) with ``linked_number`` and ``linked_line_number``,
-    missing for guests and for cancellations whose sale is not known.
-    """
-    result = cancellations.copy()
-    result["linked_number"] = None
-    result["linked_line_number"] = np.nan
-    known = result["external_id"].notna()
-    if not known.any() or sales.empty:
-        return result
-    left = (
-        result.loc[known, ["external_id", "sku", "created_at"]]
-        .rename_axis("cancellation_index")
-        .reset_index()
-        .sort_values("created_at", kind="stable")
-    )
-    right = (
-        sales.loc[sales["external_id"].notna(), ["external_id", "sku", "placed_at", "number", "line_number"]]
-        .sort_values(["placed_at", "number", "line_number"], kind="stable")
-        .rename(columns={"placed_at": "created_at"})
-    )
-    right["created_at"] = right["created_at"].astype(left["created_at"].dtype)
-    merged = pd.merge_asof(left, right, on="created_at", by=["external_id", "sku"], direction="backward")
-    merged = merged.set_index("cancellation_index")
-    result.loc[merged.index, "linked_number"] = merged["number"].where(merged["number"].notna(), None)
-    result.loc[merged.index, "linked_line_number"] = merged["line_number"]
-    return result
-
-
-def plan_transactions(raw: pd.DataFrame, *, tz: ZoneInfo, source: str = "file") -> TransactionPlan:
+def plan_transactions(
+    raw: pd.DataFrame, *, tz: ZoneInfo, source: str = "file", rules: Rules | None = None
+) -> TransactionPlan:
     """Classify every row of a UCI Online Retail table and build the rows to write."""
-    frame = normalise(raw, tz=tz, source=source)
-    # Position within the invoice over all its rows, rejected or not, so a re-import numbers lines the same.
-    frame["line_number"] = frame.groupby("invoice", sort=False).cumcount() + 1
-    frame["reason"] = classify(frame)
+    rules = rules or default_rules()
+    frame = normalise(raw, tz=tz, source=source, date_format=rules.date_format)
+    frame["reason"], frame["detail"] = classify(frame, rules)
     imported = frame["reason"] == ""
     is_cancellation = frame["invoice"].str.startswith("C")
-    sales = frame[imported & ~is_cancellation]
-    cancels = frame[imported & is_cancellation]
-    kept = frame[imported]
+    frame["cents"] = (frame["unit_price"] * 100).round().astype("Int64")
+    kept = frame[imported].copy()
+    kept["cents"] = kept["cents"].astype("int64")
+    kept["occurrence"], kept["line_number"] = content_ranks(kept, "invoice")
+    sales = kept[~is_cancellation[imported]]
+    cancels = kept[is_cancellation[imported]]
 
     names = _product_names(frame, imported)
     latest_price = (
@@ -276,6 +401,7 @@ def plan_transactions(raw: pd.DataFrame, *, tz: ZoneInfo, source: str = "file") 
     with_customer = kept[kept["external_id"].notna()].sort_values(["placed_at", "row"], kind="stable")
     customers = with_customer.groupby("external_id", sort=True)["country"].last().reset_index()
 
+    # An order is placed when its earliest line is: the same whichever of its lines a file holds.
     orders = (
         sales.sort_values(["placed_at", "row"], kind="stable")
         .groupby("invoice", sort=False)
@@ -291,30 +417,32 @@ def plan_transactions(raw: pd.DataFrame, *, tz: ZoneInfo, source: str = "file") 
         {
             "number": sales["invoice"],
             "line_number": sales["line_number"],
+            "occurrence": sales["occurrence"],
             "sku": sales["sku"],
             "quantity": sales["quantity"].astype("int64"),
             "unit_price": sales["unit_price"].round(2),
+            "cents": sales["cents"],
             "external_id": sales["external_id"],
             "placed_at": sales["placed_at"],
+            "row": sales["row"],
         }
     )
-    cancellations = link_cancellations(
-        pd.DataFrame(
-            {
-                "reference": cancels["invoice"],
-                "line_number": cancels["line_number"],
-                "sku": cancels["sku"],
-                "external_id": cancels["external_id"],
-                "quantity": (-cancels["quantity"]).astype("int64"),
-                "unit_price": cancels["unit_price"].round(2),
-                "created_at": cancels["placed_at"],
-            }
-        ),
-        lines,
+    cancellations = pd.DataFrame(
+        {
+            "reference": cancels["invoice"],
+            "line_number": cancels["line_number"],
+            "occurrence": cancels["occurrence"],
+            "sku": cancels["sku"],
+            "external_id": cancels["external_id"],
+            "quantity": (-cancels["quantity"]).astype("int64"),
+            "unit_price": cancels["unit_price"].round(2),
+            "cents": cancels["cents"],
+            "created_at": cancels["placed_at"],
+            "row": cancels["row"],
+        }
     )
-    rejected = raw.reset_index(drop=True).loc[~imported.to_numpy()].copy()
-    rejected.insert(0, "row", frame.loc[~imported, "row"].to_numpy())
-    rejected["reason"] = frame.loc[~imported, "reason"].to_numpy()
+    source_rows = raw.reset_index(drop=True)
+    rejected = rejected_rows(source_rows, frame.loc[~imported, ["row", "reason", "detail"]])
     reason_counts = {str(reason): int((frame["reason"] == reason).sum()) for reason in Reason}
     plan = TransactionPlan(
         rows_read=len(frame),
@@ -324,8 +452,18 @@ def plan_transactions(raw: pd.DataFrame, *, tz: ZoneInfo, source: str = "file") 
         lines=lines.reset_index(drop=True),
         cancellations=cancellations.reset_index(drop=True),
         rejected=rejected,
+        source=source_rows,
         reason_counts={reason: count for reason, count in reason_counts.items() if count},
     )
     if plan.rows_planned != plan.rows_read:  # a bug, not bad data: refuse to write a partial import
         raise RuntimeError(f"planned {plan.rows_planned} rows but read {plan.rows_read}")
     return plan
+
+
+def rejected_rows(source: pd.DataFrame, reasons: pd.DataFrame) -> pd.DataFrame:
+    """The input rows (``reasons.row``, 1-based) as read, with row, reason and detail columns."""
+    rejected = source.iloc[reasons["row"].to_numpy() - 1].copy()
+    rejected.insert(0, "row", reasons["row"].to_numpy())
+    rejected["reason"] = reasons["reason"].to_numpy()
+    rejected["detail"] = reasons["detail"].to_numpy()
+    return rejected

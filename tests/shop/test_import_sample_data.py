@@ -42,7 +42,7 @@ def test_online_retail_sample_covers_seven_months_of_300_products_with_cancellat
     assert Cancellation.objects.filter(order_line__isnull=False).count() > 1000
     assert Customer.objects.count() > 1000
     reasons = set(pd.read_csv(rejects)["reason"])
-    assert {"non_product_code", "duplicate_row", "stock_adjustment", "non_positive_price"} <= reasons
+    assert {"non_product_code", "stock_adjustment", "non_positive_price"} <= reasons
 
 
 def test_movielens_sample_has_150_users_rating_600_movies_with_nothing_rejected(tmp_path):

@@ -5,12 +5,13 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from shop.importing.ratings import locate, plan_ratings
-from shop.importing.readers import ImportFileError
-from shop.importing.services import ratings_import
+from shop.importing.readers import ImportFileError, check_size
+from shop.importing.services import RatingsImportResult, ratings_import
 
 HELP = """Import MovieLens star ratings. PATH is a directory or its ratings file: ml-latest(-small)
 ratings.csv with movies.csv (and optionally tags.csv) beside it, or ml-100k u.data with u.item (and
@@ -35,21 +36,37 @@ class Command(BaseCommand):
     def handle(self, *args, path: Path, rejects: Path | None, batch_size: int, **options) -> None:
         try:
             source = locate(path)
+            for file in (source.ratings, source.movies, source.tags, source.genres):
+                if file is not None:
+                    check_size(file, max_bytes=settings.IMPORT_MAX_FILE_BYTES)
             plan = plan_ratings(source)
         except ImportFileError as exc:
             raise CommandError(f"Nothing imported: {exc}") from exc
 
-        with tqdm(
-            desc="Writing", unit="rows", file=sys.stderr, disable=options["verbosity"] == 0
-        ) as progress:
-            result = ratings_import(plan=plan, progress=progress, batch_size=batch_size)
-
         rejects_path = (
             Path(rejects) if rejects else source.ratings.with_name(source.ratings.name + ".rejected.csv")
         )
-        # Written even when empty, so a stale file from an earlier run never describes this one.
-        rejects_path.parent.mkdir(parents=True, exist_ok=True)
-        plan.rejected.to_csv(rejects_path, index=False)
+
+        def before_commit(result: RatingsImportResult) -> None:
+            # Both checks run inside the import's transaction: if either fails, nothing is committed.
+            if result.rows_accounted != result.rows_read:
+                accounted, read = result.rows_accounted, result.rows_read
+                raise CommandError(f"Nothing imported: accounted for {accounted:,} rows but read {read:,}.")
+            try:
+                # Written even when empty, so a stale file from an earlier run never describes this one.
+                rejects_path.parent.mkdir(parents=True, exist_ok=True)
+                plan.rejected.to_csv(rejects_path, index=False)
+            except OSError as exc:
+                raise CommandError(
+                    f"Nothing imported: cannot write the rejected rows to {rejects_path}: {exc}"
+                ) from exc
+
+        with tqdm(
+            desc="Writing", unit="rows", file=sys.stderr, disable=options["verbosity"] == 0
+        ) as progress:
+            result = ratings_import(
+                plan=plan, progress=progress, batch_size=batch_size, before_commit=before_commit
+            )
 
         write = self.stdout.write
         write(f"Read {result.rows_read:,} ratings from {source.ratings} ({source.layout} layout)")
@@ -66,6 +83,4 @@ class Command(BaseCommand):
             f"{result.products_updated:,} updated; {result.categories_created:,} categories and "
             f"{result.customers_created:,} customers created."
         )
-        if result.rows_accounted != result.rows_read:
-            raise CommandError(f"Accounted for {result.rows_accounted:,} rows but read {result.rows_read:,}.")
         write(self.style.SUCCESS(f"All {result.rows_read:,} rows accounted for."))
