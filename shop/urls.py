@@ -10,5 +10,7 @@ urlpatterns = [
     path("auth/me/", api_auth.MeApi.as_view(), name="auth-me"),
     path("products/", api.ProductListApi.as_view(), name="product-list"),
     path("products/<int:pk>/", api.ProductDetailApi.as_view(), name="product-detail"),
-    path("orders/", api.OrderPlaceApi.as_view(), name="order-place"),
+    path("orders/", api.OrderListCreateApi.as_view(), name="order-list"),
+    path("orders/<int:pk>/", api.OrderDetailApi.as_view(), name="order-detail"),
+    path("orders/<int:pk>/cancel/", api.OrderCancelApi.as_view(), name="order-cancel"),
 ]

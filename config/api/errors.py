@@ -94,12 +94,18 @@ def problem_http_response(
 
 
 class ProblemError(exceptions.APIException):
-    """Raise from a view for a domain error: ``ProblemError(409, "insufficient_stock", "...")``."""
+    """Raise from a view for a domain error: ``ProblemError(409, "insufficient_stock", "...")``.
 
-    def __init__(self, status_code: int, code: str, detail: str, errors: dict | None = None) -> None:
+    ``extra`` members are added to the body (RFC 9457 extension members), e.g. ``available=3``.
+    """
+
+    def __init__(
+        self, status_code: int, code: str, detail: str, errors: dict | None = None, **extra: Any
+    ) -> None:
         self.status_code = status_code
         self.problem_code = code
         self.errors = errors or {}
+        self.extra = extra
         super().__init__(detail=detail, code=code)
 
 
@@ -161,6 +167,7 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             detail=str(exc.detail),
             errors=exc.errors,
             headers=headers,
+            **exc.extra,
         )
     if isinstance(exc, exceptions.ValidationError):
         errors = flatten_errors(exc.detail)

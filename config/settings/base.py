@@ -191,6 +191,8 @@ SHOP = {
     "RESERVATION_MINUTES": int(os.environ.get("SHOP_RESERVATION_MINUTES", "30")),
     # How long an Idempotency-Key is remembered per customer.
     "IDEMPOTENCY_KEY_HOURS": int(os.environ.get("SHOP_IDEMPOTENCY_KEY_HOURS", "24")),
+    # Every price is in this currency (ISO 4217); the bundled data is a UK shop's.
+    "CURRENCY": os.environ.get("SHOP_CURRENCY", "GBP"),
 }
 
 # --- Celery -----------------------------------------------------------------
