@@ -12,6 +12,7 @@ from django_celery_beat.models import PeriodicTask
 
 from shop import services
 from shop.models import IdempotencyKey, Order, StockRecord
+from shop.tasks import expire_reservations
 from tests.shop.factories import make_product
 
 from .conftest import token_client
@@ -203,9 +204,8 @@ def test_lapsed_reservations_are_cancelled_and_their_stock_released(alice, setti
     shipped = Order.objects.get(pk=place(token_client(alice), [(product, 3)]).json()["id"])
     services.order_fulfil(order=shipped)
     fresh = Order.objects.get(pk=place(token_client(alice), [(product, 1)]).json()["id"])
-    Order.objects.filter(pk__in=[lapsed.pk, shipped.pk]).update(expires_at=timezone.now() - timedelta(seconds=1))
-
-    from shop.tasks import expire_reservations
+    past = timezone.now() - timedelta(seconds=1)
+    Order.objects.filter(pk__in=[lapsed.pk, shipped.pk]).update(expires_at=past)
 
     assert expire_reservations.delay().get() == 1
     statuses = dict(Order.objects.values_list("pk", "status"))
