@@ -7,7 +7,6 @@ import json
 
 import django_filters
 from django.db.models import Q
-from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.exceptions import NotFound
@@ -66,7 +65,7 @@ class ProductDetailApi(generics.RetrieveAPIView):
 
 IDEMPOTENCY_HEADER = OpenApiParameter(
     "Idempotency-Key",
-    OpenApiTypes.STR,
+    {"type": "string", "minLength": 1, "maxLength": 255, "pattern": "^[ -~]+$"},
     OpenApiParameter.HEADER,
     required=False,
     description="Any unique string (a UUID) of printable ASCII, at most 255 characters. Repeating it "

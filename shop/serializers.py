@@ -4,12 +4,14 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from config.api.fields import StrictCharField, StrictEmailField, StrictIntegerField
+
 from .models import Order, OrderLine, Product
 from .services import order_total
 
 
 class ProductSerializer(serializers.ModelSerializer):
-    category = serializers.CharField(source="category.name", default=None, read_only=True)
+    category = serializers.CharField(source="category.name", default=None, read_only=True, allow_null=True)
     available = serializers.SerializerMethodField()
 
     class Meta:
@@ -24,15 +26,15 @@ class ProductSerializer(serializers.ModelSerializer):
 class OrderLineInputSerializer(serializers.Serializer):
     # A plain id, not a PrimaryKeyRelatedField: that would run one query per line. order_place reads
     # every product in one query and answers "unavailable" for unknown and inactive ones alike.
-    product = serializers.IntegerField(min_value=1, max_value=2**63 - 1)
-    quantity = serializers.IntegerField(min_value=1, max_value=100_000)
+    product = StrictIntegerField(min_value=1, max_value=2**63 - 1)
+    quantity = StrictIntegerField(min_value=1, max_value=100_000)
 
 
 class _LinesField(serializers.ListField):
     """Refuses an over-long list before validating any element, and reads its limit per request."""
 
     def __init__(self, **kwargs):
-        super().__init__(child=OrderLineInputSerializer(), allow_empty=False, **kwargs)
+        super().__init__(child=OrderLineInputSerializer(), allow_empty=False, min_length=1, **kwargs)
         self.max_length = settings.SHOP["ORDER_MAX_LINES"]  # shown as maxItems in the schema
 
     def to_internal_value(self, data):
@@ -81,15 +83,15 @@ class OrderSerializer(serializers.ModelSerializer):
 
 
 class CredentialsSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
 
 
 class SignUpSerializer(serializers.Serializer):
-    username = serializers.CharField(max_length=150)
-    password = serializers.CharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
-    email = serializers.EmailField(required=False, allow_blank=True, default="")
-    country = serializers.CharField(required=False, allow_blank=True, default="", max_length=64)
+    username = StrictCharField(max_length=150)
+    password = StrictCharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
+    email = StrictEmailField(required=False, allow_blank=True, default="")
+    country = StrictCharField(required=False, allow_blank=True, default="", max_length=64)
 
 
 class MeCustomerSerializer(serializers.Serializer):

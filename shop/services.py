@@ -418,6 +418,10 @@ class SignUpRefused(ShopError):
         super().__init__("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()))
 
 
+class UsernameTaken(ShopError):
+    """Another account has this username (compared case-insensitively)."""
+
+
 @transaction.atomic
 def customer_sign_up(*, username: str, password: str, email: str = "", country: str = "") -> Customer:
     """Create a login and its shop customer, checking the password with Django's validators."""
@@ -432,17 +436,17 @@ def customer_sign_up(*, username: str, password: str, email: str = "", country: 
         validate_password(password, user=user)
     except ValidationError as exc:
         errors["password"] = list(exc.messages)
-    if user_model.objects.filter(username__iexact=username).exists():
-        errors["username"] = ["That username is taken."]
     if errors:
         raise SignUpRefused(errors)
+    if user_model.objects.filter(username__iexact=username).exists():
+        raise UsernameTaken("That username is taken.")
     user.set_password(password)
     try:
         # A savepoint, so a racing sign-up with the same name leaves this transaction usable.
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        raise SignUpRefused({"username": ["That username is taken."]}) from None
+        raise UsernameTaken("That username is taken.") from None
     customer = Customer(external_id=f"user-{user.pk}", user=user, country=country)
     customer.full_clean()
     customer.save()

@@ -129,18 +129,6 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return flat
 
 
-def _first_code(codes: Any) -> str | None:
-    if isinstance(codes, str):
-        return codes
-    if isinstance(codes, dict):
-        codes = list(codes.values())
-    for item in codes or []:
-        found = _first_code(item)
-        if found:
-            return found
-    return None
-
-
 def exception_handler(exc: Exception, context: dict) -> Response | None:
     """DRF's EXCEPTION_HANDLER: every error a view raises becomes a problem document."""
     if isinstance(exc, Http404):
@@ -170,14 +158,12 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             **exc.extra,
         )
     if isinstance(exc, exceptions.ValidationError):
+        # Always "invalid": the field-level reasons are in ``errors``, the code stays one thing to match.
         errors = flatten_errors(exc.detail)
-        code = _first_code(exc.get_codes()) if len(errors) == 1 else None
-        if code in {None, "invalid"} or len(errors) != 1:
-            code = "invalid"
         detail = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
         if set(errors) == {"non_field_errors"}:
             errors = {}
-        return problem(status_code=exc.status_code, code=code, detail=detail, errors=errors, headers=headers)
+        return problem(status_code=400, code="invalid", detail=detail, errors=errors, headers=headers)
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
     code = exc.get_codes() if isinstance(exc.get_codes(), str) else None
     return problem(status_code=exc.status_code, code=code, detail=str(detail), headers=headers)

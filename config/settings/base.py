@@ -179,6 +179,9 @@ SPECTACULAR_SETTINGS = {
     "RFC 9457 problem document (application/problem+json) with a stable `code`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components, so read-only fields are not asked for in bodies and
+    # request constraints (minLength of required strings...) are stated for clients and fuzzers.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Orders -------------------------------------------------------------------

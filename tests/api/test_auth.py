@@ -94,7 +94,6 @@ def test_sign_up_creates_a_user_and_customer_and_returns_a_working_token():
         ({"username": "erin", "password": "short"}, "password"),
         ({"username": "erin", "password": "a-Long-unusual-pass-42", "email": "not-an-email"}, "email"),
         ({"username": "bad name!", "password": "a-Long-unusual-pass-42"}, "username"),
-        ({"username": "ALICE", "password": "a-Long-unusual-pass-42"}, "username"),  # taken
         ({"username": "x" * 151, "password": "a-Long-unusual-pass-42"}, "username"),
         ({"username": "nul\x00", "password": "a-Long-unusual-pass-42"}, "username"),
     ],
@@ -105,6 +104,14 @@ def test_sign_up_refuses_weak_passwords_and_bad_or_taken_names(alice, payload, f
     assert response.status_code == 400, response.content
     assert field in response.json()["errors"]
     assert get_user_model().objects.count() == before
+
+
+def test_a_taken_username_is_a_409_whatever_its_case(alice):
+    response = APIClient().post(
+        "/api/auth/signup/", {"username": "ALICE", "password": "a-Long-unusual-pass-42"}, format="json"
+    )
+    assert response.status_code == 409 and response.json()["code"] == "username_taken"
+    assert get_user_model().objects.count() == 1
 
 
 def test_sign_in_is_throttled_per_ip(alice, settings):
