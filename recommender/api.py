@@ -16,7 +16,8 @@ from .serializers import RecommendationQuerySerializer, RecommendedProductSerial
 
 
 def _recommendations_response(request: Request, customer: Customer | None) -> Response:
-    query = RecommendationQuerySerializer(data=request.query_params)
+    # A plain dict: from a QueryDict DRF reads "?mode=" as "not given" and silently uses the default.
+    query = RecommendationQuerySerializer(data=request.query_params.dict())
     query.is_valid(raise_exception=True)
     items = selectors.recommendations_for(customer=customer, **query.validated_data)
     return Response(RecommendedProductSerializer(items, many=True).data)
@@ -59,7 +60,7 @@ class SimilarProductsApi(APIView):
     )
     def get(self, request: Request, pk: int) -> Response:
         product = get_object_or_404(Product, pk=pk)
-        query = SimilarQuerySerializer(data=request.query_params)
+        query = SimilarQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         items = selectors.similar_products_for(product=product, **query.validated_data)
         return Response(RecommendedProductSerializer(items, many=True).data)
