@@ -258,3 +258,13 @@ def stock_set_levels(
 
 def order_total(order: Order) -> Decimal:
     return sum((line.quantity * line.unit_price for line in order.lines.all()), Decimal("0"))
+
+
+@transaction.atomic
+def product_deactivate(*, product: Product) -> Product:
+    """Take a product off sale instead of deleting it: its orders, stock record and ledger stay whole."""
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    if product.active:
+        product.active = False
+        product.save(update_fields=["active"])
+    return product

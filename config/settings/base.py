@@ -30,7 +30,7 @@ DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.ShopAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -226,6 +226,9 @@ INVENTORY = {
     "ORDERING_COST": float(os.environ.get("INVENTORY_ORDERING_COST", "20")),
     # Order quantity in days of forecast demand when a product has no unit cost for EOQ.
     "ORDER_COVER_DAYS": int(os.environ.get("INVENTORY_ORDER_COVER_DAYS", "14")),
+    # The admin flags a suggestion for a second look above these (display only; they change no quantity).
+    "FLAG_COVER_DAYS": float(os.environ.get("INVENTORY_FLAG_COVER_DAYS", "90")),
+    "FLAG_SAFETY_MULTIPLE": float(os.environ.get("INVENTORY_FLAG_SAFETY_MULTIPLE", "3")),
 }
 
 # Tests that need PostgreSQL or Redis fail instead of skipping when this is set (CI).

@@ -26,7 +26,7 @@ def test_version_page_shows_the_metrics_table(shop, staff_client):
     assert b"Recall" in response.content and b"hybrid" in response.content
 
 
-def test_admin_actions_activate_roll_back_and_retrain(shop, staff_client):
+def test_admin_actions_activate_and_roll_back(shop, staff_client):
     first = services.recommender_train()
     second = services.recommender_train(activate=False)
     url = "/admin/recommender/modelversion/"
@@ -34,9 +34,8 @@ def test_admin_actions_activate_roll_back_and_retrain(shop, staff_client):
     assert ModelVersion.objects.get(is_active=True).pk == second.pk
     staff_client.post(url, {"action": "roll_back", "_selected_action": [second.pk]})
     assert ModelVersion.objects.get(is_active=True).pk == first.pk
-    staff_client.post(url, {"action": "retrain", "_selected_action": [first.pk]})
-    assert ModelVersion.objects.count() == 3
-    assert ModelVersion.objects.get(is_active=True).pk not in (first.pk, second.pk)
+    # Retraining is the run list's button (off the request), never a synchronous action here.
+    assert b'value="retrain"' not in staff_client.get(url).content
 
 
 def test_customer_panel_lists_current_recommendations_with_score_and_reason(shop, staff_client):
@@ -46,4 +45,6 @@ def test_customer_panel_lists_current_recommendations_with_score_and_reason(shop
     assert response.status_code == 200
     content = response.content.decode()
     assert "Current recommendations" in content
-    assert "you buy this regularly" in content or "because you bought" in content
+    # "You buy this regularly" is made specific: how often, and when last.
+    assert "you buy this regularly" not in content
+    assert " time" in content and "last on" in content or "because you bought" in content
