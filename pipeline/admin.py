@@ -125,7 +125,9 @@ class RunAdmin(admin.ModelAdmin):
             self.message_user(request, f"Unknown run kind {kind!r}.", messages.ERROR)
             return HttpResponseRedirect(target)
         try:
-            run = services.run_request(kind=kind, requested_by=request.user, trigger=Run.Trigger.ADMIN)
+            run = services.run_request(
+                kind=kind, requested_by=request.user, trigger=Run.Trigger.ADMIN, background=True
+            )
         except services.RunAlreadyActive as exc:
             self.message_user(request, str(exc), messages.WARNING)
         except Exception as exc:  # eager mode runs the task inside this request; its failure is on the run
