@@ -95,7 +95,7 @@ def forecast_chart_html(forecast: ProductForecast, *, suggestion: ReorderSuggest
     """
     quantity = suggestion.order_quantity if suggestion is not None else None
     finished = forecast.run.finished_at.timestamp() if forecast.run.finished_at else 0
-    key = f"inventory-chart-v2-{forecast.pk}-{finished:.0f}-{quantity}"
+    key = f"inventory-chart-v3-{forecast.pk}-{finished:.0f}-{quantity}"
     svg = cache.get(key)
     if svg is None:
         svg = _draw_forecast_chart(forecast, quantity)
@@ -106,19 +106,21 @@ def forecast_chart_html(forecast: ProductForecast, *, suggestion: ReorderSuggest
 
 def _draw_forecast_chart(forecast: ProductForecast, quantity: int | None) -> str:
     import numpy as np
-    import pandas as pd
 
     from .charts import forecast_chart_svg
 
     run = forecast.run
     matrix = selectors.demand_matrix(before=run.as_of, product_ids=[forecast.product_id])
-    history = (
-        matrix.loc[forecast.product_id] if forecast.product_id in matrix.index else pd.Series(dtype=float)
-    )
-    history = history[history.index >= pd.Timestamp(run.as_of - timedelta(days=120))]
+    start = run.as_of - timedelta(days=120)
+    if forecast.product_id in matrix.index:
+        row = matrix.loc[forecast.product_id]
+        pairs = [(day.date(), float(value)) for day, value in row.items() if day.date() >= start]
+    else:
+        pairs = []
     plan, _ = services.reorder_plans_for(run=run, forecasts=[forecast])[forecast.product_id]
     return forecast_chart_svg(
-        history=history,
+        history_days=[day for day, _ in pairs],
+        history=[value for _, value in pairs],
         forecast=np.asarray(forecast.values, dtype=float),
         as_of=run.as_of,
         lead_time_errors=np.asarray(forecast.lead_time_errors, dtype=float),
@@ -309,7 +311,10 @@ class ProductForecastAdmin(ReadOnlyAdmin):
 
     @admin.display(description="history, forecast and reorder point")
     def chart(self, obj: ProductForecast) -> str:
-        return forecast_chart_html(obj) if obj.pk is not None else "—"
+        if obj.pk is None:
+            return "—"
+        suggestion = ReorderSuggestion.objects.filter(run_id=obj.run_id, product_id=obj.product_id).first()
+        return forecast_chart_html(obj, suggestion=suggestion)
 
 
 class SuggestionStatusFilter(admin.SimpleListFilter):

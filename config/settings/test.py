@@ -9,3 +9,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests run tasks in-process; the tests that exercise a real worker switch this off themselves.
 CELERY_TASK_ALWAYS_EAGER = True
 ARTIFACTS_DIR = BASE_DIR / "var" / "test-artifacts"  # noqa: F405
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not the shared in-memory database: a retrain the admin starts runs in a thread with its
+    # own connection while the live server answers, and shared-cache memory databases refuse such
+    # concurrent use ("database table is locked") where a WAL file serves it, as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405
