@@ -101,7 +101,7 @@ def forecast_chart_html(forecast: ProductForecast, *, suggestion: ReorderSuggest
         svg = _draw_forecast_chart(forecast, quantity)
         cache.set(key, svg, CHART_CACHE_SECONDS)
     # The SVG is produced by matplotlib from numbers only; nothing user-typed reaches it.
-    return mark_safe(f'<div class="forecast-chart">{svg}</div>')
+    return mark_safe(f'<div class="forecast-chart" style="width:900px;max-width:100%">{svg}</div>')
 
 
 def _draw_forecast_chart(forecast: ProductForecast, quantity: int | None) -> str:
@@ -431,7 +431,6 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
         "cost",
         "value",
         "stockout",
-        "supplier",
         "flag",
     ]
     list_display_links = ["sku"]
@@ -442,46 +441,45 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
     show_full_result_count = False
     actions = ["create_purchase_orders", "export_csv", "dismiss"]
     fieldsets = [
-        (None, {"fields": ["product_link", "plain_reason", "flags", "quantity_override"]}),
+        (None, {"fields": ["product_link", "plain_reason", "flags", "quantity_override", "forecast_link"]}),
+        ("Chart", {"fields": ["chart"]}),
         (
             "Numbers",
             {
                 "fields": [
-                    "quantity",
+                    "suggested",
                     "supplier",
                     "unit_cost_display",
                     "line_value_display",
                     "stock_now",
-                    "inventory_position",
-                    "reorder_point",
-                    "order_up_to",
+                    "position_display",
+                    "reorder_point_display",
+                    "order_up_to_display",
                     "cover_display",
                     "safety_display",
-                    "service_level",
+                    "service_level_display",
                     "projected_stockout",
                     "status",
                     "purchase_order_link",
-                    "forecast_link",
                 ]
             },
         ),
-        ("Chart", {"fields": ["chart"]}),
     ]
     readonly_fields = [
         "product_link",
         "plain_reason",
         "flags",
-        "quantity",
+        "suggested",
         "supplier",
         "unit_cost_display",
         "line_value_display",
         "stock_now",
-        "inventory_position",
-        "reorder_point",
-        "order_up_to",
+        "position_display",
+        "reorder_point_display",
+        "order_up_to_display",
         "cover_display",
         "safety_display",
-        "service_level",
+        "service_level_display",
         "projected_stockout",
         "status",
         "purchase_order_link",
@@ -590,6 +588,26 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
         if not flags:
             return "Nothing unusual: cover and safety stock are within the flag limits."
         return format_html_join("", '<p class="flag">⚑ This order {}.</p>', ((f,) for f in flags))
+
+    @admin.display(description="suggested quantity")
+    def suggested(self, obj: ReorderSuggestion) -> str:
+        return _units(obj.quantity)
+
+    @admin.display(description="inventory position (on hand + on order - reserved)")
+    def position_display(self, obj: ReorderSuggestion) -> str:
+        return _units(obj.inventory_position)
+
+    @admin.display(description="reorder point")
+    def reorder_point_display(self, obj: ReorderSuggestion) -> str:
+        return _units(obj.reorder_point)
+
+    @admin.display(description="order up to")
+    def order_up_to_display(self, obj: ReorderSuggestion) -> str:
+        return _units(obj.order_up_to)
+
+    @admin.display(description="service level")
+    def service_level_display(self, obj: ReorderSuggestion) -> str:
+        return f"{obj.service_level:.0%} of orders in stock"
 
     @admin.display(description="unit cost")
     def unit_cost_display(self, obj: ReorderSuggestion) -> str:
@@ -824,8 +842,27 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     search_fields = ["id", "supplier__name", "note"]
     show_full_result_count = False
     inlines = [PurchaseOrderLineInline]
-    fields = ["supplier", "status", "note", "total", "created_at", "sent_at", "received_at", "late"]
-    readonly_fields = ["supplier", "status", "total", "created_at", "sent_at", "received_at", "late"]
+    fields = [
+        "supplier",
+        "status",
+        "receipt",
+        "note",
+        "total",
+        "created_at",
+        "sent_at",
+        "received_at",
+        "late",
+    ]
+    readonly_fields = [
+        "supplier",
+        "status",
+        "receipt",
+        "total",
+        "created_at",
+        "sent_at",
+        "received_at",
+        "late",
+    ]
     actions = ["send", "cancel"]
 
     def get_queryset(self, request):
@@ -864,6 +901,11 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     @admin.display(description="total", ordering="value")
     def total(self, obj: PurchaseOrder) -> str:
         return _money(obj.value)
+
+    @admin.display(description="received so far")
+    def receipt(self, obj: PurchaseOrder) -> str:
+        totals = obj.lines.aggregate(ordered=Sum("quantity"), received=Sum("received"))
+        return f"{_units(totals['received'] or 0)} of {_units(totals['ordered'] or 0)} units"
 
     @admin.display(description="late")
     def late(self, obj: PurchaseOrder) -> str:

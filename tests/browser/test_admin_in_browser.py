@@ -37,14 +37,14 @@ def _staff():
     return get_user_model().objects.create_superuser("buyer", "buyer@example.com", PASSWORD)
 
 
-def _log_in(session) -> None:
-    session.open(reverse("admin:login"), "00_login")
+def _log_in(session, prefix: str = "0") -> None:
+    session.open(reverse("admin:login"), f"{prefix}0_login")
     session.page.fill("#id_username", "buyer")
     session.page.fill("#id_password", PASSWORD)
     started = time.perf_counter()
     session.page.click("input[type=submit]")
     session.page.wait_for_load_state("load")
-    session.settle("01_dashboard", started)
+    session.settle(f"{prefix}1_dashboard", started)
 
 
 def _number(text: str) -> Decimal:
@@ -103,8 +103,14 @@ def test_a_buyers_morning(browser_session, shop_with_suggestions):
     session.open(reverse("admin:inventory_reordersuggestion_changelist"), "02_worklist")
     rows = page.locator("#result_list tbody tr")
     assert rows.count() == len(open_suggestions)  # open only, by default
+    # Every column fits a 1366 px screen: nothing scrolls sideways, page or table.
     width = page.evaluate("document.querySelector('#result_list').getBoundingClientRect().right")
     assert width <= 1366, f"the worklist is {width}px wide"
+    assert page.evaluate("document.documentElement.scrollWidth") <= 1366
+    assert page.evaluate(
+        "(() => { const r = document.querySelector('.results'); return r.scrollWidth <= r.clientWidth; })()"
+    )
+    assert page.locator("#result_list td.field-flag .flag").count() == 1
     skus = [
         text.strip()
         for text in page.locator(
@@ -248,7 +254,7 @@ def test_a_retrain_without_a_broker_answers_at_once_and_completes(browser_sessio
     build_shop_history(products=12, customers=16, days=60)
     _staff()
     session, page = browser_session, browser_session.page
-    _log_in(session)
+    _log_in(session, prefix="4")
     session.open(reverse("admin:pipeline_run_changelist"), "30_runs_before")
     started = time.perf_counter()
     page.click("form[action$='/start/recommender/'] button")
