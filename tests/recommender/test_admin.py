@@ -48,3 +48,34 @@ def test_customer_panel_lists_current_recommendations_with_score_and_reason(shop
     # "You buy this regularly" is made specific: how often, and when last.
     assert "you buy this regularly" not in content
     assert " time" in content and "last on" in content or "because you bought" in content
+
+
+def test_the_active_version_cannot_be_deleted(shop, staff_client):
+    version = services.recommender_train()
+    url = f"/admin/recommender/modelversion/{version.pk}/delete/"
+    assert staff_client.get(url).status_code == 403
+    page = staff_client.get(f"/admin/recommender/modelversion/{version.pk}/change/")
+    assert b"deletelink" not in page.content
+    with pytest.raises(services.RecommenderError):
+        services.model_version_delete(version=version)
+
+
+def test_deleting_an_old_version_uses_the_service_without_listing_its_rows(
+    shop, staff_client, django_assert_max_num_queries
+):
+    from recommender.models import CustomerRecommendation
+
+    old = services.recommender_train()
+    services.recommender_train()
+    assert CustomerRecommendation.objects.filter(version=old).exists()
+    url = f"/admin/recommender/modelversion/{old.pk}/delete/"
+    # The confirmation page is a one-line summary, whatever the number of list rows.
+    with django_assert_max_num_queries(15):
+        page = staff_client.get(url)
+    assert page.status_code == 200 and b"recommendation lists" in page.content
+    assert b"Customer recommendation:" not in page.content
+
+    staff_client.post(url, {"post": "yes"})
+
+    assert not ModelVersion.objects.filter(pk=old.pk).exists()
+    assert not CustomerRecommendation.objects.filter(version_id=old.pk).exists()
