@@ -2,8 +2,8 @@
 
 Every write goes through ``inventory.services`` (overrides, dismissals, purchase order
 send/receive/cancel); forecast runs, forecasts and suggestions are otherwise read-only.
-pandas and matplotlib are imported only when a chart is drawn (see ``charts``), so loading the
-admin, which every management command does, stays cheap.
+Charts are plain SVG strings (see ``charts``), cached per forecast; numpy is imported only when
+one is drawn.
 """
 
 from __future__ import annotations
@@ -100,7 +100,7 @@ def forecast_chart_html(forecast: ProductForecast, *, suggestion: ReorderSuggest
     if svg is None:
         svg = _draw_forecast_chart(forecast, quantity)
         cache.set(key, svg, CHART_CACHE_SECONDS)
-    # The SVG is produced by matplotlib from numbers only; nothing user-typed reaches it.
+    # The SVG is built from numbers and escaped labels only; nothing user-typed reaches it unescaped.
     return mark_safe(f'<div class="forecast-chart" style="width:900px;max-width:100%">{svg}</div>')
 
 

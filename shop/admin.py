@@ -90,7 +90,8 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ["active", StockStateFilter, "category"]
     search_fields = ["sku", "name", "description"]
     list_select_related = ["category", "stock"]
-    list_editable = ["active"]
+    # No list_editable "active": a form per row cost most of the list's time, and taking a product
+    # off sale is the "Deactivate" action, through the service.
     autocomplete_fields = ["category"]
     inlines = [StockRecordInline]
     actions = ["adjust_stock", "deactivate"]
@@ -244,20 +245,6 @@ class CustomerAdmin(admin.ModelAdmin):
         return obj.order_count
 
 
-class OrderLineInline(admin.TabularInline):
-    model = OrderLine
-    extra = 0
-    fields = ["line_number", "product", "quantity", "unit_price"]
-    readonly_fields = fields
-    can_delete = False
-
-    def get_queryset(self, request: HttpRequest) -> QuerySet[OrderLine]:
-        return super().get_queryset(request).select_related("product", "order")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
     """Orders are placed through the API or imports; staff cancel or fulfil them with actions."""
@@ -266,8 +253,8 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ["status", "placed_at", "country"]
     search_fields = ["number", "customer__external_id"]
     date_hierarchy = "placed_at"
-    readonly_fields = ["number", "customer", "placed_at", "status", "country", "total"]
-    inlines = [OrderLineInline]
+    readonly_fields = ["number", "customer", "placed_at", "status", "country", "total", "lines_table"]
+    # One table rendered in a single pass: an inline form per line took 26 s for a 704-line order.
     actions = ["fulfil_orders", "cancel_orders"]
     list_select_related = ["customer"]
     show_full_result_count = False
@@ -318,8 +305,39 @@ class OrderAdmin(admin.ModelAdmin):
 
     @admin.display(description="total")
     def total(self, obj: Order) -> str:
-        lines = obj.lines.all()
-        return f"{sum(line.quantity * line.unit_price for line in lines):,.2f}"
+        return f"{sum(line.quantity * line.unit_price for line in self._lines(obj)):,.2f}"
+
+    @admin.display(description="lines")
+    def lines_table(self, obj: Order) -> str:
+        url = reverse("admin:shop_product_changelist")
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td><a href="{}{}/change/">{}</a></td><td>{}</td>'
+            "<td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    line.line_number,
+                    url,
+                    line.product_id,
+                    line.product.sku,
+                    line.product.name,
+                    line.quantity,
+                    line.unit_price,
+                    f"{line.quantity * line.unit_price:,.2f}",
+                )
+                for line in self._lines(obj)
+            ),
+        )
+        return format_html(
+            '<table class="order-lines"><tr><th>#</th><th>SKU</th><th>product</th><th>qty</th>'
+            "<th>unit price</th><th>line total</th></tr>{}</table>",
+            rows,
+        )
+
+    def _lines(self, obj: Order) -> list[OrderLine]:
+        if not hasattr(obj, "_admin_lines"):
+            obj._admin_lines = list(obj.lines.select_related("product").order_by("line_number"))
+        return obj._admin_lines
 
     @admin.display(ordering="line_count", description="lines")
     def line_count(self, obj: Order) -> int:

@@ -19,8 +19,8 @@ from tests.conftest import service_missing
 
 CHROMIUM = os.environ.get("BROWSER_EXECUTABLE", "/usr/bin/chromium")
 ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
-# Wall time from navigation to load, per page, on the test data, on a shared 2-core box: the first
-# chart a server process draws also imports matplotlib (about 1.5 s). The 300 ms server-time target on
+# Wall time from navigation to load, per page, on the test data, on a shared 2-core box that other
+# jobs load heavily (load averages of 10 to 17 were seen). The 300 ms server-time target on
 # the whole shared import is measured by bench/admin_pages.py, not here.
 PAGE_BUDGET_SECONDS = float(os.environ.get("BROWSER_PAGE_BUDGET_SECONDS", "5"))
 CHROMIUM_ARGS = [
