@@ -16,6 +16,9 @@ class ShopAdminSite(admin.AdminSite):
     site_title = "Shop intelligence"
     index_title = "Today"
     index_template = "admin/dashboard_index.html"
+    # The app list sits on the front page; on a 1366 px screen the sidebar would cost the worklist
+    # the room its columns need.
+    enable_nav_sidebar = False
 
     def index(self, request: HttpRequest, extra_context=None):
         from pipeline.dashboard import dashboard_summary  # apps are loaded by the time a page is served

@@ -564,12 +564,12 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
     def stockout(self, obj: ReorderSuggestion) -> str:
         return obj.projected_stockout.strftime("%d %b") if obj.projected_stockout else "—"
 
-    @admin.display(description="⚑")
+    @admin.display(description="check")
     def flag(self, obj: ReorderSuggestion) -> str:
         flags = suggestion_flags(obj)
         if not flags:
             return ""
-        return format_html('<span class="flag" title="{}">⚑</span>', "; ".join(flags))
+        return format_html('<span class="flag" title="{}">&#9873; check</span>', "; ".join(flags))
 
     # --- change page fields ---------------------------------------------------------------------
 
