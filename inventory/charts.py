@@ -67,7 +67,8 @@ class _Axis:
         for value in _ticks(self.low, self.high):
             y = self.y(value)
             parts.append(_line(LEFT, WIDTH - RIGHT, y, y, COLOURS["grid"]))
-            parts.append(_text(LEFT - 6, y + 4, f"{value:,.0f}", 'text-anchor="end"'))
+            label = f"{value:,.0f}" if abs(value) >= 0.5 else "0"  # never "-0"
+            parts.append(_text(LEFT - 6, y + 4, label, 'text-anchor="end"'))
         middle = self.top + self.height / 2
         parts.append(
             f'<text transform="translate(12 {middle:.0f}) rotate(-90)" text-anchor="middle" {FONT}>'

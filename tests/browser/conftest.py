@@ -22,7 +22,7 @@ ARTIFACTS = Path(settings.BASE_DIR) / "test-artifacts" / "screenshots"
 # Wall time from navigation to load, per page, on the test data, on a shared 2-core box that other
 # jobs load heavily (load averages of 10 to 17 were seen). The 300 ms server-time target on
 # the whole shared import is measured by bench/admin_pages.py, not here.
-PAGE_BUDGET_SECONDS = float(os.environ.get("BROWSER_PAGE_BUDGET_SECONDS", "5"))
+PAGE_BUDGET_SECONDS = float(os.environ.get("BROWSER_PAGE_BUDGET_SECONDS", "8"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
     "--disable-background-networking",
