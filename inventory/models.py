@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.utils import timezone
 
 from shop.models import Category, Product
@@ -231,6 +231,11 @@ class ReorderSuggestion(models.Model):
     def __str__(self) -> str:
         return f"Reorder {self.quantity} x {self.product_id}"
 
+    @property
+    def order_quantity(self) -> int:
+        """What a purchase order will carry: the buyer's override when set, else the suggestion."""
+        return self.quantity_override if self.quantity_override is not None else self.quantity
+
 
 class PurchaseOrder(models.Model):
     """An order to a supplier. Draft and sent orders are *open*: their units count as on order."""
@@ -270,7 +275,8 @@ class PurchaseOrderLineQuerySet(models.QuerySet["PurchaseOrderLine"]):
         return dict(
             self.open()
             .values("product_id")
-            .annotate(units=Sum("quantity"))
+            # A partly received line still has its remainder on order.
+            .annotate(units=Sum(F("quantity") - F("received")))
             .values_list("product_id", "units")
         )
 
@@ -280,6 +286,8 @@ class PurchaseOrderLine(models.Model):
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="purchase_order_lines")
     quantity = models.PositiveIntegerField(validators=[MinValueValidator(1)])
     unit_cost = models.DecimalField(max_digits=10, decimal_places=2, default=Decimal("0"))
+    # Units booked into stock so far; a partial receipt leaves the order sent with the rest outstanding.
+    received = models.PositiveIntegerField(default=0)
 
     objects = PurchaseOrderLineQuerySet.as_manager()
 
@@ -288,7 +296,18 @@ class PurchaseOrderLine(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["order", "product"], name="purchase_line_unique_product"),
             models.CheckConstraint(condition=Q(quantity__gt=0), name="purchase_line_quantity_positive"),
+            models.CheckConstraint(
+                condition=Q(received__lte=F("quantity")), name="purchase_line_received_within_quantity"
+            ),
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x {self.product_id}"
+        return f"{self.quantity} x product {self.product_id}"
+
+    @property
+    def outstanding(self) -> int:
+        return self.quantity - self.received
+
+    @property
+    def line_value(self) -> Decimal:
+        return self.unit_cost * self.quantity

@@ -506,7 +506,10 @@ def demo_supply_terms_ensure(*, cost_share: Decimal = Decimal("0.6")) -> int:
 
 @transaction.atomic
 def purchase_orders_from_suggestions(*, suggestion_ids: Sequence[int]) -> list[PurchaseOrder]:
-    """Draft one purchase order per supplier from open suggestions (those without a supplier are skipped)."""
+    """Draft one purchase order per supplier from open suggestions (those without a supplier are skipped).
+
+    A buyer's override (``quantity_override``) replaces the suggested quantity.
+    """
     suggestions = list(
         ReorderSuggestion.objects.select_for_update(of=("self",))
         .filter(pk__in=suggestion_ids, status=ReorderSuggestion.Status.OPEN, supplier__isnull=False)
@@ -524,7 +527,7 @@ def purchase_orders_from_suggestions(*, suggestion_ids: Sequence[int]) -> list[P
         quantities: dict[int, int] = defaultdict(int)
         costs: dict[int, Decimal] = {}
         for suggestion in group:
-            quantities[suggestion.product_id] += suggestion.quantity
+            quantities[suggestion.product_id] += suggestion.order_quantity
             supply = getattr(suggestion.product, "supply", None)
             costs[suggestion.product_id] = supply.unit_cost if supply else Decimal("0")
         PurchaseOrderLine.objects.bulk_create(
@@ -537,6 +540,43 @@ def purchase_orders_from_suggestions(*, suggestion_ids: Sequence[int]) -> list[P
         ReorderSuggestion.objects.bulk_update(group, ["status", "purchase_order"])
         orders.append(order)
     return orders
+
+
+def _lock_open_suggestion(suggestion: ReorderSuggestion) -> ReorderSuggestion:
+    locked = ReorderSuggestion.objects.select_for_update().get(pk=suggestion.pk)
+    if locked.status != ReorderSuggestion.Status.OPEN:
+        raise InventoryError(
+            f"The suggestion for {locked.product} is {locked.status}; only open ones can change."
+        )
+    return locked
+
+
+@transaction.atomic
+def suggestion_set_quantity(
+    *, suggestion: ReorderSuggestion, quantity: int | None, user: AbstractBaseUser | None = None
+) -> ReorderSuggestion:
+    """Keep the buyer's quantity beside the suggested one (``None`` or the suggested value clears it)."""
+    suggestion = _lock_open_suggestion(suggestion)
+    if quantity is not None and quantity <= 0:
+        raise InventoryError(f"Quantity must be positive, got {quantity}.")
+    suggestion.quantity_override = None if quantity == suggestion.quantity else quantity
+    suggestion.full_clean()
+    suggestion.save(update_fields=["quantity_override"])
+    return suggestion
+
+
+@transaction.atomic
+def suggestions_dismiss(*, suggestion_ids: Sequence[int]) -> int:
+    """Dismiss the open suggestions among ``suggestion_ids``; ordered or superseded ones stay as they are."""
+    suggestions = list(
+        ReorderSuggestion.objects.select_for_update()
+        .filter(pk__in=suggestion_ids, status=ReorderSuggestion.Status.OPEN)
+        .order_by("pk")
+    )
+    for suggestion in suggestions:
+        suggestion.status = ReorderSuggestion.Status.DISMISSED
+    ReorderSuggestion.objects.bulk_update(suggestions, ["status"])
+    return len(suggestions)
 
 
 @transaction.atomic
@@ -577,20 +617,79 @@ def purchase_order_send(*, order: PurchaseOrder) -> PurchaseOrder:
 
 
 @transaction.atomic
-def purchase_order_receive(*, order: PurchaseOrder, user: AbstractBaseUser | None = None) -> PurchaseOrder:
-    """Receive every line into stock through the shop's stock service (so the ledger records it)."""
+def purchase_order_receive(
+    *,
+    order: PurchaseOrder,
+    user: AbstractBaseUser | None = None,
+    quantities: dict[int, int] | None = None,
+) -> PurchaseOrder:
+    """Book units into stock through the shop's stock service (so the ledger records each receipt).
+
+    ``quantities`` maps line ids to the units arriving now; without it every outstanding unit
+    arrives. The order is received (and locked) once every line is complete; until then it stays
+    sent, with the remainder still on order. A received or cancelled order is refused.
+    """
     order = _lock_purchase_order(order, PurchaseOrder.OPEN_STATUSES)
-    for line in order.lines.select_related("product").order_by("product_id"):
-        stock_receive(product=line.product, quantity=line.quantity, reference=order.reference, user=user)
-    order.status = PurchaseOrder.Status.RECEIVED
-    order.received_at = timezone.now()
-    order.save(update_fields=["status", "received_at"])
+    lines = list(order.lines.select_for_update().select_related("product").order_by("product_id"))
+    by_id = {line.pk: line for line in lines}
+    if quantities is None:
+        quantities = {line.pk: line.outstanding for line in lines}
+    unknown = set(quantities) - set(by_id)
+    if unknown:
+        raise InventoryError(f"Lines {sorted(unknown)} are not on {order.reference}.")
+    arriving = {pk: qty for pk, qty in quantities.items() if qty}
+    if not arriving:
+        raise InventoryError(f"Nothing to receive on {order.reference}: every quantity is zero.")
+    for pk, qty in arriving.items():
+        line = by_id[pk]
+        if qty < 0 or qty > line.outstanding:
+            raise InventoryError(f"{line.product.sku}: can receive 0 to {line.outstanding} units, got {qty}.")
+    for line in lines:
+        qty = arriving.get(line.pk, 0)
+        if qty:
+            stock_receive(product=line.product, quantity=qty, reference=order.reference, user=user)
+            line.received += qty
+    PurchaseOrderLine.objects.bulk_update(lines, ["received"])
+    if order.status == PurchaseOrder.Status.DRAFT:  # goods turned up before the order was marked sent
+        order.status, order.sent_at = PurchaseOrder.Status.SENT, order.sent_at or timezone.now()
+    if all(line.outstanding == 0 for line in lines):
+        order.status = PurchaseOrder.Status.RECEIVED
+        order.received_at = timezone.now()
+    order.save(update_fields=["status", "sent_at", "received_at"])
+    return order
+
+
+@transaction.atomic
+def purchase_order_line_set_quantity(*, line: PurchaseOrderLine, quantity: int) -> PurchaseOrderLine:
+    """Change a line of a draft order; sent, received and cancelled orders are locked."""
+    _lock_purchase_order(line.order, [PurchaseOrder.Status.DRAFT])
+    if quantity <= 0:
+        raise InventoryError(f"Quantity must be positive, got {quantity}.")
+    line = PurchaseOrderLine.objects.select_for_update().get(pk=line.pk)
+    line.quantity = quantity
+    line.full_clean()
+    line.save(update_fields=["quantity"])
+    return line
+
+
+@transaction.atomic
+def purchase_order_set_note(*, order: PurchaseOrder, note: str) -> PurchaseOrder:
+    """The buyer's note on an open order; received and cancelled orders are locked."""
+    order = _lock_purchase_order(order, PurchaseOrder.OPEN_STATUSES)
+    order.note = note
+    order.full_clean()
+    order.save(update_fields=["note"])
     return order
 
 
 @transaction.atomic
 def purchase_order_cancel(*, order: PurchaseOrder) -> PurchaseOrder:
+    """Cancel an open order; one with units already received cannot be cancelled (the ledger has them)."""
     order = _lock_purchase_order(order, PurchaseOrder.OPEN_STATUSES)
+    if order.lines.filter(received__gt=0).exists():
+        raise InventoryError(
+            f"{order.reference} is partly received; receive the rest or adjust stock instead."
+        )
     order.status = PurchaseOrder.Status.CANCELLED
     order.save(update_fields=["status"])
     return order

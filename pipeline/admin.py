@@ -10,6 +10,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import path, reverse
+from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
@@ -26,19 +27,26 @@ class RunAdmin(admin.ModelAdmin):
         "status",
         "progress",
         "stage",
+        "produced",
         "trigger",
         "requested_by",
         "created_at",
-        "started_at",
-        "finished_at",
-        "heartbeat_at",
         "duration",
         "short_error",
     ]
     list_filter = ["kind", "status", "trigger"]
+    list_select_related = ["requested_by"]
     date_hierarchy = "created_at"
-    readonly_fields = [field.name for field in Run._meta.fields]
+    readonly_fields = ["progress", "produced", *[field.name for field in Run._meta.fields]]
     actions = ["mark_failed"]
+    show_full_result_count = False
+    # While a run is active the list reloads itself this often (seconds).
+    refresh_seconds = 3
+
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        extra_context = {**(extra_context or {}), "active_runs": Run.objects.active().exists()}
+        extra_context["refresh_seconds"] = self.refresh_seconds
+        return super().changelist_view(request, extra_context=extra_context)
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # runs are started with the buttons, which go through the service
@@ -48,9 +56,39 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress(self, obj: Run) -> str:
+        """Overall progress: 100% means the run ended well, never "the last step started"."""
+        if obj.status == Run.Status.SUCCEEDED:
+            return format_html('<progress value="100" max="100"></progress> {}', "100%")
         if not obj.progress_total:
-            return "-"
-        return f"{obj.progress_done}/{obj.progress_total} ({100 * obj.progress_done // obj.progress_total}%)"
+            return "—" if not obj.is_active else format_html("<progress></progress> {}", "starting")
+        # Steps counted done can still be followed by bookkeeping (suggestions, activation): cap at 99%.
+        percent = min(99, 100 * obj.progress_done // obj.progress_total)
+        return format_html(
+            '<progress value="{}" max="100"></progress> {}% ({} of {})',
+            percent,
+            percent,
+            obj.progress_done,
+            obj.progress_total,
+        )
+
+    @admin.display(description="produced")
+    def produced(self, obj: Run) -> str:
+        """Links to what the run made: the model version, or the forecast run and its suggestions."""
+        if obj.model_version_id:
+            url = reverse("admin:recommender_modelversion_change", args=[obj.model_version_id])
+            return format_html('<a href="{}">model version {}</a>', url, obj.model_version_id)
+        if obj.forecast_run_id:
+            run_url = reverse("admin:inventory_forecastrun_change", args=[obj.forecast_run_id])
+            suggestions = reverse("admin:inventory_reordersuggestion_changelist")
+            return format_html(
+                '<a href="{}">forecast run {}</a> · '
+                '<a href="{}?run__id__exact={}&status=all">suggestions</a>',
+                run_url,
+                obj.forecast_run_id,
+                suggestions,
+                obj.forecast_run_id,
+            )
+        return "—"
 
     @admin.display(description="duration")
     def duration(self, obj: Run) -> str:
@@ -87,7 +125,9 @@ class RunAdmin(admin.ModelAdmin):
             self.message_user(request, f"Unknown run kind {kind!r}.", messages.ERROR)
             return HttpResponseRedirect(target)
         try:
-            run = services.run_request(kind=kind, requested_by=request.user, trigger=Run.Trigger.ADMIN)
+            run = services.run_request(
+                kind=kind, requested_by=request.user, trigger=Run.Trigger.ADMIN, background=True
+            )
         except services.RunAlreadyActive as exc:
             self.message_user(request, str(exc), messages.WARNING)
         except Exception as exc:  # eager mode runs the task inside this request; its failure is on the run

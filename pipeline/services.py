@@ -10,12 +10,13 @@ safe to call again when a message is delivered twice.
 from __future__ import annotations
 
 import logging
+import threading
 from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.core.exceptions import ValidationError
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connections, transaction
 from django.utils import timezone
 
 import inventory.services as inventory_services
@@ -41,10 +42,56 @@ class RunAlreadyActive(Exception):
         )
 
 
-def _enqueue(run: Run) -> None:
+def _task_for(run: Run):
     from . import tasks  # tasks import this module; the reverse import must wait until call time
 
-    task = tasks.recommender_retrain if run.kind == Run.Kind.RECOMMENDER else tasks.forecast_retrain
+    return tasks.recommender_retrain if run.kind == Run.Kind.RECOMMENDER else tasks.forecast_retrain
+
+
+def _broker_is_eager() -> bool:
+    from config.celery import app
+
+    return bool(app.conf.task_always_eager)
+
+
+# Background runs of this process (eager mode only), so tests and shutdown code can wait for them.
+background_threads: list[threading.Thread] = []
+
+
+def _run_in_background(*, task, run_id: int) -> threading.Thread:
+    """Execute an eager task in a thread of this process, so the request that asked for it answers at once.
+
+    The thread has its own database connection (Django's are per thread); it is closed when the
+    run ends, so a long-lived server does not leak one connection per retrain.
+    """
+
+    def target() -> None:
+        try:
+            task.apply(args=(run_id,))
+        except Exception as exc:  # eager tasks record their failures; this is the last resort
+            logger.exception("Background run %s crashed outside its task", run_id)
+            run_fail(run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        finally:
+            connections.close_all()
+
+    thread = threading.Thread(target=target, name=f"pipeline-run-{run_id}", daemon=True)
+    background_threads[:] = [t for t in background_threads if t.is_alive()]
+    background_threads.append(thread)
+    thread.start()
+    return thread
+
+
+def _enqueue(run: Run, *, background: bool = False) -> None:
+    """Send the run's task once the transaction commits: to the broker, in-process, or to a thread.
+
+    Without a broker (eager, the embedded default) a task runs where it is sent. A request from
+    the admin or the API must not wait for a retrain, so ``background=True`` runs it in a thread of
+    this process under the same run record; the CLI and tests keep running it inline.
+    """
+    task = _task_for(run)
+    if background and _broker_is_eager():
+        transaction.on_commit(lambda: _run_in_background(task=task, run_id=run.pk))
+        return
     task.delay_on_commit(run.pk)
 
 
@@ -55,8 +102,13 @@ def run_request(
     trigger: str = Run.Trigger.ADMIN,
     join: bool = False,
     as_of: datetime | None = None,
+    background: bool = False,
 ) -> Run:
     """Create a queued run and enqueue its task once this transaction commits.
+
+    With a broker the task goes to the workers whatever ``background`` says. Without one, the
+    task runs in this process: inline by default (``start_run --wait``, tests), or with
+    ``background=True`` (the admin buttons, HTTP callers) in a thread, so the caller returns at once.
 
     While a run of the same kind is queued or running, raise ``RunAlreadyActive``,
     or with ``join=True`` return that run instead of starting another. The partial
@@ -71,7 +123,7 @@ def run_request(
         with transaction.atomic():
             run.full_clean(validate_constraints=False)
             run.save()
-            _enqueue(run)
+            _enqueue(run, background=background)
     except IntegrityError:
         active = Run.objects.active().of_kind(kind).first()
         if active is None:  # the other run finished between our insert and this read

@@ -8,12 +8,13 @@ admin class and ``"current_recommendations"`` to its ``readonly_fields``.
 from __future__ import annotations
 
 from django.contrib import admin, messages
-from django.db.models import QuerySet
-from django.http import HttpRequest
+from django.db.models import Count, Max, QuerySet
+from django.http import HttpRequest, HttpResponseRedirect
+from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from shop.admin import CustomerAdmin as ShopCustomerAdmin
-from shop.models import Customer
+from shop.models import Customer, OrderLine, StockRecord
 
 from . import selectors, services
 from .models import CustomerRecommendationsPanel, Mode, ModelArtifact, ModelVersion
@@ -71,10 +72,55 @@ class ModelVersionAdmin(admin.ModelAdmin):
     ]
     exclude = ["metrics"]
     inlines = [ModelArtifactInline]
-    actions = ["activate_version", "roll_back", "retrain"]
+    actions = ["activate_version", "roll_back", "delete_versions"]
+    show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False  # versions change only through activation and rollback
+
+    def has_delete_permission(self, request: HttpRequest, obj: ModelVersion | None = None) -> bool:
+        if obj is not None and (obj.is_active or obj.status == ModelVersion.Status.TRAINING):
+            return False  # the active version serves every recommendation; a training one is in use
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # replaced by delete_versions, which never lists the lists
+        return actions
+
+    def get_deleted_objects(self, objs, request):
+        """A summary instead of Django's walk over the version's hundreds of thousands of list rows."""
+        summary = [
+            format_html(
+                "{} with its recommendation lists and {} artifact file(s)", version, version.artifacts.count()
+            )
+            for version in objs
+        ]
+        return summary, {}, set(), []
+
+    def delete_model(self, request: HttpRequest, obj: ModelVersion) -> None:
+        services.model_version_delete(version=obj)
+
+    def delete_view(self, request, object_id, extra_context=None):
+        try:
+            return super().delete_view(request, object_id, extra_context)
+        except services.RecommenderError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return HttpResponseRedirect(reverse("admin:recommender_modelversion_changelist"))
+
+    @admin.action(description="Delete the selected versions (never the active one)", permissions=["delete"])
+    def delete_versions(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
+        deleted = 0
+        for version in queryset:
+            try:
+                services.model_version_delete(version=version)
+                deleted += 1
+            except services.RecommenderError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+        self.message_user(request, f"Deleted {deleted} version(s) with their lists and artifacts.")
 
     @admin.display(description="Recall@10, all products")
     def recall_all(self, obj: ModelVersion) -> str:
@@ -133,43 +179,81 @@ class ModelVersionAdmin(admin.ModelAdmin):
             return
         self.message_user(request, f"Rolled back to {version}.", messages.SUCCESS)
 
-    @admin.action(description="Retrain now (runs synchronously)")
-    def retrain(self, request: HttpRequest, queryset: QuerySet[ModelVersion]) -> None:
-        try:
-            version = services.recommender_train()
-        except Exception as exc:  # the failure is recorded on the version; staff see it here too
-            self.message_user(request, f"Training failed: {exc}", messages.ERROR)
-            return
-        self.message_user(request, f"Trained and activated {version}.", messages.SUCCESS)
-
 
 class RecommendationsPanelMixin:
-    """Adds a read-only table of the customer's current recommendations (both modes)."""
+    """Adds a read-only table of the customer's current recommendations (both modes).
+
+    Each row links to the product and shows its stock; "you buy this regularly" is made
+    specific with how often and when the customer last bought it.
+    """
 
     @admin.display(description="Current recommendations")
     def current_recommendations(self, obj) -> str:
         if obj is None or obj.pk is None:
             return "-"
-        sections = []
-        for mode in (Mode.ALL, Mode.NEW):
-            items = selectors.recommendations_for(customer=obj, limit=10, mode=mode)
-            rows = format_html_join(
+        version = selectors.active_version()
+        if version is not None:
+            data_end = version.as_of or version.created_at
+            header = format_html(
+                "<p>Made by {} (trained {}, data up to {}).</p>",
+                version,
+                f"{version.created_at:%Y-%m-%d %H:%M}",
+                f"{data_end:%Y-%m-%d}",
+            )
+        else:
+            header = format_html("<p>{}</p>", "No active model version: these lists come from popularity.")
+        items = {
+            mode: selectors.recommendations_for(customer=obj, limit=10, mode=mode)
+            for mode in (Mode.ALL, Mode.NEW)
+        }
+        product_ids = {item.product.pk for rows in items.values() for item in rows}
+        history = {
+            row["product_id"]: row
+            for row in OrderLine.objects.filter(order__customer=obj, product_id__in=product_ids)
+            .values("product_id")
+            .annotate(times=Count("order", distinct=True), last=Max("order__placed_at"))
+        }
+        stock = {
+            pid: (on_hand - reserved)
+            for pid, on_hand, reserved in StockRecord.objects.filter(product_id__in=product_ids).values_list(
+                "product_id", "on_hand", "reserved"
+            )
+        }
+        sections = [header]
+        for mode, rows in items.items():
+            body = format_html_join(
                 "",
-                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td>'
+                "<td>{}</td></tr>",
                 (
-                    (rank, item.product.sku, item.product.name, f"{item.score:.3f}", item.reason)
-                    for rank, item in enumerate(items, start=1)
+                    (
+                        rank,
+                        reverse("admin:shop_product_change", args=[item.product.pk]),
+                        item.product.sku,
+                        item.product.name,
+                        stock.get(item.product.pk, "—"),
+                        f"{item.score:.3f}",
+                        _specific_reason(item, history.get(item.product.pk)),
+                    )
+                    for rank, item in enumerate(rows, start=1)
                 ),
             )
             sections.append(
                 format_html(
-                    "<h4>{}</h4><table><tr><th>#</th><th>SKU</th><th>product</th><th>score</th><th>reason</th>"
-                    "</tr>{}</table>",
+                    "<h4>{}</h4><table><tr><th>#</th><th>SKU</th><th>product</th><th>available</th><th>score</th>"
+                    "<th>why</th></tr>{}</table>",
                     Mode(mode).label,
-                    rows,
+                    body,
                 )
             )
         return format_html_join("", "{}", ((section,) for section in sections))
+
+
+def _specific_reason(item, bought: dict | None) -> str:
+    if item.reason_code == "regular" and bought:
+        times = bought["times"]
+        return f"you bought it {times} time{'s' if times != 1 else ''}, last on {bought['last']:%d %b %Y}"
+    return item.reason
 
 
 @admin.register(CustomerRecommendationsPanel)
@@ -193,3 +277,12 @@ admin.site.unregister(Customer)
 @admin.register(Customer)
 class CustomerWithRecommendationsAdmin(RecommendationsPanelMixin, ShopCustomerAdmin):
     readonly_fields = [*ShopCustomerAdmin.readonly_fields, "current_recommendations"]
+    fields = [
+        "external_id",
+        "country",
+        "user",
+        "created_at",
+        "current_recommendations",
+        "recent_purchases",
+        "customer_ratings",
+    ]

@@ -560,6 +560,24 @@ def model_version_rollback() -> ModelVersion:
     return model_version_activate(version=previous)
 
 
+def model_version_delete(*, version: ModelVersion) -> None:
+    """Delete one version with its lists and artifact files; never the active one nor one still training.
+
+    The same removal the retention prune does, so the admin never walks the version's
+    hundreds of thousands of list rows to build a confirmation page.
+    """
+    with transaction.atomic():
+        locked = ModelVersion.objects.select_for_update().filter(pk=version.pk).first()
+        if locked is None:
+            return
+        if locked.is_active or locked.status == ModelVersion.Status.ACTIVE:
+            raise RecommenderError(f"{locked} is the active version; activate another one before deleting it")
+        if locked.status == ModelVersion.Status.TRAINING:
+            raise RecommenderError(f"{locked} is still training; wait for its run to end")
+        _clear_version(locked)
+        locked.delete()
+
+
 def model_versions_prune(*, keep: int = 3) -> int:
     """Deletes versions (with their lists and artifacts) beyond the newest ``keep``; never the active one."""
     stale = list(

@@ -1,16 +1,22 @@
 """Staff screens for the catalogue, customers, orders, ratings and stock.
 
 Stock changes from the admin go through ``shop.services`` so the ledger stays whole:
-stock records and ledger rows are read-only here, and adjustments are an action.
+stock records and ledger rows are read-only here, and adjustments are an action. Deleting a
+placed order cancels it (releasing its reservation); deleting a product deactivates it.
+Cancellations and ratings come from imports and the API, so they are read-only here.
+Lists count with correlated subqueries, so a page costs its own rows and COUNT(*) stays plain.
 """
 
 from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
-from django.db.models import Count, F, QuerySet, Sum
-from django.http import HttpRequest, HttpResponse
+from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Sum
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
+from django.urls import reverse
+from django.utils.html import format_html, format_html_join
 
 from . import services
 from .models import (
@@ -26,13 +32,20 @@ from .models import (
 )
 
 
+def per_row(model, *, outer: str, total: str | None = None) -> Coalesce:
+    """COUNT (or SUM of ``total``) of ``model`` rows pointing at each row, as a correlated subquery."""
+    rows = model.objects.filter(**{outer: OuterRef("pk")}).order_by().values(outer)
+    value = rows.annotate(value=Sum(total) if total else Count("pk")).values("value")[:1]
+    return Coalesce(Subquery(value, output_field=IntegerField()), 0)
+
+
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     list_display = ["name", "product_count"]
     search_fields = ["name"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
-        return super().get_queryset(request).annotate(product_count=Count("products"))
+        return super().get_queryset(request).annotate(product_count=per_row(Product, outer="category"))
 
     @admin.display(ordering="product_count", description="products")
     def product_count(self, obj: Category) -> int:
@@ -77,10 +90,40 @@ class ProductAdmin(admin.ModelAdmin):
     list_filter = ["active", StockStateFilter, "category"]
     search_fields = ["sku", "name", "description"]
     list_select_related = ["category", "stock"]
-    list_editable = ["active"]
+    # No list_editable "active": a form per row cost most of the list's time, and taking a product
+    # off sale is the "Deactivate" action, through the service.
     autocomplete_fields = ["category"]
     inlines = [StockRecordInline]
-    actions = ["adjust_stock"]
+    actions = ["adjust_stock", "deactivate"]
+    show_full_result_count = False
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # "Deactivate" replaces it: sales and ledger keep their product
+        return actions
+
+    def delete_model(self, request: HttpRequest, obj: Product) -> None:
+        services.product_deactivate(product=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        for product in queryset:
+            services.product_deactivate(product=product)
+
+    def get_deleted_objects(self, objs, request):
+        # Nothing is deleted (the product is deactivated), so there is nothing to list or protect.
+        return [format_html("{} (deactivated, not deleted)", obj) for obj in objs], {}, set(), []
+
+    def response_delete(self, request, obj_display, obj_id):
+        self.message_user(
+            request, f"{obj_display} was deactivated: products are never deleted.", messages.SUCCESS
+        )
+        return HttpResponseRedirect(reverse("admin:shop_product_change", args=[obj_id]))
+
+    @admin.action(description="Deactivate selected products (never sold nor recommended)")
+    def deactivate(self, request: HttpRequest, queryset: QuerySet[Product]) -> None:
+        for product in queryset:
+            services.product_deactivate(product=product)
+        self.message_user(request, f"Deactivated {queryset.count()} product(s).", messages.SUCCESS)
 
     @admin.display(ordering="stock__on_hand")
     def on_hand(self, obj: Product) -> int | None:
@@ -129,24 +172,77 @@ class CustomerAdmin(admin.ModelAdmin):
     list_filter = ["country"]
     search_fields = ["external_id", "user__username", "user__email"]
     raw_id_fields = ["user"]
+    show_full_result_count = False
+    readonly_fields = ["recent_purchases", "customer_ratings"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
-        return super().get_queryset(request).select_related("user").annotate(order_count=Count("orders"))
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("user")
+            .annotate(order_count=per_row(Order, outer="customer"))
+        )
+
+    @admin.display(description="last purchases")
+    def recent_purchases(self, obj: Customer) -> str:
+        if obj.pk is None:
+            return "—"
+        lines = (
+            OrderLine.objects.filter(order__customer=obj)
+            .select_related("order", "product")
+            .order_by("-order__placed_at", "-order_id", "line_number")[:15]
+        )
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td><a href="{}">{}</a></td><td><a href="{}">{} {}</a></td>'
+            "<td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    f"{line.order.placed_at:%Y-%m-%d}",
+                    reverse("admin:shop_order_change", args=[line.order_id]),
+                    line.order.number,
+                    reverse("admin:shop_product_change", args=[line.product_id]),
+                    line.product.sku,
+                    line.product.name,
+                    line.quantity,
+                    line.unit_price,
+                )
+                for line in lines
+            ),
+        )
+        if not rows:
+            return "No purchases yet."
+        return format_html(
+            "<table><tr><th>date</th><th>order</th><th>product</th><th>qty</th><th>price</th></tr>{}</table>",
+            rows,
+        )
+
+    @admin.display(description="ratings")
+    def customer_ratings(self, obj: Customer) -> str:
+        if obj.pk is None:
+            return "—"
+        ratings = obj.ratings.select_related("product").order_by("-rated_at")[:15]
+        rows = format_html_join(
+            "",
+            '<tr><td><a href="{}">{} {}</a></td><td>{}</td><td>{}</td></tr>',
+            (
+                (
+                    reverse("admin:shop_product_change", args=[r.product_id]),
+                    r.product.sku,
+                    r.product.name,
+                    r.stars,
+                    f"{r.rated_at:%Y-%m-%d}",
+                )
+                for r in ratings
+            ),
+        )
+        if not rows:
+            return "No ratings."
+        return format_html("<table><tr><th>product</th><th>stars</th><th>date</th></tr>{}</table>", rows)
 
     @admin.display(ordering="order_count", description="orders")
     def order_count(self, obj: Customer) -> int:
         return obj.order_count
-
-
-class OrderLineInline(admin.TabularInline):
-    model = OrderLine
-    extra = 0
-    fields = ["line_number", "product", "quantity", "unit_price"]
-    readonly_fields = fields
-    can_delete = False
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
 
 
 @admin.register(Order)
@@ -157,20 +253,91 @@ class OrderAdmin(admin.ModelAdmin):
     list_filter = ["status", "placed_at", "country"]
     search_fields = ["number", "customer__external_id"]
     date_hierarchy = "placed_at"
-    readonly_fields = ["number", "customer", "placed_at", "status", "country"]
-    inlines = [OrderLineInline]
+    readonly_fields = ["number", "customer", "placed_at", "status", "country", "total", "lines_table"]
+    # One table rendered in a single pass: an inline form per line took 26 s for a 704-line order.
     actions = ["fulfil_orders", "cancel_orders"]
+    list_select_related = ["customer"]
+    show_full_result_count = False
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         return (
             super()
             .get_queryset(request)
             .select_related("customer")
-            .annotate(line_count=Count("lines"), units=Sum("lines__quantity"))
+            .annotate(
+                line_count=per_row(OrderLine, outer="order"),
+                units=per_row(OrderLine, outer="order", total="quantity"),
+            )
         )
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        return False  # every field is read-only; status changes are the actions, through the services
+
+    def has_delete_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
+        # "Delete" of a placed order cancels it; fulfilled and cancelled orders are history.
+        if obj is not None and obj.status != Order.Status.PLACED:
+            return False
+        return super().has_delete_permission(request, obj)
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        actions.pop("delete_selected", None)  # "Cancel selected" does what a delete may do
+        return actions
+
+    def delete_model(self, request: HttpRequest, obj: Order) -> None:
+        services.order_cancel(order=obj)
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        for order in queryset:
+            services.order_cancel(order=order)
+
+    def get_deleted_objects(self, objs, request):
+        return [format_html("{} (cancelled, not deleted)", obj) for obj in objs], {}, set(), []
+
+    def response_delete(self, request, obj_display, obj_id):
+        self.message_user(
+            request, f"Order {obj_display} was cancelled and its reservation released.", messages.SUCCESS
+        )
+        return HttpResponseRedirect(reverse("admin:shop_order_change", args=[obj_id]))
+
+    @admin.display(description="total")
+    def total(self, obj: Order) -> str:
+        return f"{sum(line.quantity * line.unit_price for line in self._lines(obj)):,.2f}"
+
+    @admin.display(description="lines")
+    def lines_table(self, obj: Order) -> str:
+        url = reverse("admin:shop_product_changelist")
+        rows = format_html_join(
+            "",
+            '<tr><td>{}</td><td><a href="{}{}/change/">{}</a></td><td>{}</td>'
+            "<td>{}</td><td>{}</td><td>{}</td></tr>",
+            (
+                (
+                    line.line_number,
+                    url,
+                    line.product_id,
+                    line.product.sku,
+                    line.product.name,
+                    line.quantity,
+                    line.unit_price,
+                    f"{line.quantity * line.unit_price:,.2f}",
+                )
+                for line in self._lines(obj)
+            ),
+        )
+        return format_html(
+            '<table class="order-lines"><tr><th>#</th><th>SKU</th><th>product</th><th>qty</th>'
+            "<th>unit price</th><th>line total</th></tr>{}</table>",
+            rows,
+        )
+
+    def _lines(self, obj: Order) -> list[OrderLine]:
+        if not hasattr(obj, "_admin_lines"):
+            obj._admin_lines = list(obj.lines.select_related("product").order_by("line_number"))
+        return obj._admin_lines
 
     @admin.display(ordering="line_count", description="lines")
     def line_count(self, obj: Order) -> int:
@@ -207,6 +374,16 @@ class CancellationAdmin(admin.ModelAdmin):
     list_select_related = ["product", "customer"]
     raw_id_fields = ["order_line", "product", "customer"]
     date_hierarchy = "created_at"
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(Rating)
@@ -216,6 +393,16 @@ class RatingAdmin(admin.ModelAdmin):
     search_fields = ["customer__external_id", "product__sku", "product__name"]
     list_select_related = ["customer", "product"]
     raw_id_fields = ["customer", "product"]
+    show_full_result_count = False
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
 
 
 @admin.register(StockRecord)
@@ -224,6 +411,7 @@ class StockRecordAdmin(admin.ModelAdmin):
     search_fields = ["product__sku", "product__name"]
     list_select_related = ["product"]
     readonly_fields = ["product", "on_hand", "reserved", "updated_at"]
+    show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -241,6 +429,7 @@ class StockMovementAdmin(admin.ModelAdmin):
     search_fields = ["product__sku", "reference", "note"]
     list_select_related = ["product", "created_by"]
     date_hierarchy = "created_at"
+    show_full_result_count = False
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False

@@ -463,3 +463,13 @@ def customer_sign_up(*, username: str, password: str, email: str = "", country: 
     customer.full_clean()
     customer.save()
     return customer
+
+
+@transaction.atomic
+def product_deactivate(*, product: Product) -> Product:
+    """Take a product off sale instead of deleting it: its orders, stock record and ledger stay whole."""
+    product = Product.objects.select_for_update().get(pk=product.pk)
+    if product.active:
+        product.active = False
+        product.save(update_fields=["active"])
+    return product

@@ -30,7 +30,7 @@ DEBUG = env_bool("DEBUG", False)
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "config.apps.ShopAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -296,6 +296,9 @@ INVENTORY = {
     # of lead-time demand. Chosen on validation replays before the test window (docs/BENCHMARKS.md).
     "MAX_COVER_DAYS": float(os.environ.get("INVENTORY_MAX_COVER_DAYS", "120")),
     "MAX_SAFETY_STOCK_MULTIPLE": float(os.environ.get("INVENTORY_MAX_SAFETY_STOCK_MULTIPLE", "10")),
+    # The admin flags a suggestion for a second look above these (display only; they change no quantity).
+    "FLAG_COVER_DAYS": float(os.environ.get("INVENTORY_FLAG_COVER_DAYS", "90")),
+    "FLAG_SAFETY_MULTIPLE": float(os.environ.get("INVENTORY_FLAG_SAFETY_MULTIPLE", "3")),
 }
 
 # --- Imports ----------------------------------------------------------------

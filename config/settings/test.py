@@ -13,3 +13,9 @@ ARTIFACTS_DIR = BASE_DIR / "var" / "test-artifacts"  # noqa: F405
 # Throttling is off in tests so a long run from one address never trips it; throttle tests switch
 # their scope on with the settings fixture.
 API_THROTTLE_RATES = dict.fromkeys(API_THROTTLE_RATES)  # noqa: F405
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
+    # A file, not the shared in-memory database: a retrain the admin starts runs in a thread with its
+    # own connection while the live server answers, and shared-cache memory databases refuse such
+    # concurrent use ("database table is locked") where a WAL file serves it, as in production.
+    DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405

@@ -230,12 +230,19 @@ def test_admin_bulk_action_drafts_purchase_orders_and_exports_csv(staff_client, 
     url = reverse("admin:inventory_reordersuggestion_changelist")
 
     exported = staff_client.post(url, {"action": "export_csv", "_selected_action": ids})
-    staff_client.post(url, {"action": "create_purchase_orders", "_selected_action": ids})
+    confirm = staff_client.post(url, {"action": "create_purchase_orders", "_selected_action": ids})
+    assert not PurchaseOrder.objects.exists()  # the buyer first sees what the orders are worth
+    assert b"Create purchase orders worth" in confirm.content
+    done = staff_client.post(
+        url, {"action": "create_purchase_orders", "_selected_action": ids, "confirm": "yes"}, follow=True
+    )
 
     assert exported["Content-Type"] == "text/csv"
     assert len(exported.content.decode().strip().splitlines()) == len(ids) + 1
     order = PurchaseOrder.objects.get()
     assert order.supplier == supplier and order.lines.count() == len(ids)
+    # The success message links to the order it created.
+    assert reverse("admin:inventory_purchaseorder_change", args=[order.pk]).encode() in done.content
 
 
 def test_suggestions_sort_soonest_stockout_first():

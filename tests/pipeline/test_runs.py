@@ -106,7 +106,7 @@ class _no_enqueue:
 
     def __enter__(self):
         self.saved = services._enqueue
-        services._enqueue = lambda run: None
+        services._enqueue = lambda run, **_: None
 
     def __exit__(self, *exc):
         services._enqueue = self.saved
