@@ -722,6 +722,28 @@ def run_recover() -> dict[str, list[int]]:
         forecast_chunk_send(chunk=chunk)
         report["chunks"].append(chunk.pk)
 
+    # A worker prefetches messages it has not started; if it dies they stay invisible until the
+    # visibility timeout. Units sent over a lease ago, in a run where nothing holds a live lease,
+    # are sent again (a copy that finds the unit done or leased exits, so a unit that was only
+    # waiting in a busy queue costs one extra message per lease period).
+    stale = now - timedelta(seconds=settings.PIPELINE["LEASE_SECONDS"])
+    for run in Run.objects.filter(status=Run.Status.QUEUED, sent_at__lt=stale):
+        Run.objects.filter(pk=run.pk).update(sent_at=timezone.now())
+        _send(_task_for(run), (run.pk,))
+        report["runs"].append(run.pk)
+    for run_id in Run.objects.filter(kind=Run.Kind.FORECAST, status=Run.Status.RUNNING).values_list(
+        "pk", flat=True
+    ):
+        chunks = ForecastChunk.objects.filter(run_id=run_id)
+        if (
+            Run.objects.filter(pk=run_id, lease_expires_at__gt=now).exists()
+            or chunks.filter(status=ForecastChunk.Status.RUNNING, lease_expires_at__gt=now).exists()
+        ):
+            continue
+        for chunk in chunks.filter(status=ForecastChunk.Status.PENDING, sent_at__lt=stale):
+            forecast_chunk_send(chunk=chunk)
+            report["chunks"].append(chunk.pk)
+
     stalled = Run.objects.filter(
         kind=Run.Kind.FORECAST,
         status=Run.Status.RUNNING,
