@@ -770,9 +770,9 @@ def run_count_forecasts(*, run_id: int, forecast_run_id: int, total: int | None 
 def forecast_stragglers(*, run_id: int, forecast_run_id: int) -> int:
     """Forecast the products of the run that have no stored forecast yet; returns how many there were.
 
-    The chord counts chunk completions. A chunk delivered twice (a worker that outlived the
-    visibility timeout) could make it fire before a slower chunk stored its rows, so the finish
-    step checks what is stored instead of trusting the count; re-forecasting is an upsert.
+    Chunks are marked done after their rows are stored, so normally nothing is missing; the
+    finish step still checks what is stored instead of trusting the marks (a chunk marked done by
+    a copy whose lease had been taken over, say), and re-forecasting is an upsert.
     """
     product_ids = inventory_services.forecast_run_product_ids(run=ForecastRun.objects.get(pk=forecast_run_id))
     stored = set(ProductForecast.objects.filter(run_id=forecast_run_id).values_list("product_id", flat=True))
