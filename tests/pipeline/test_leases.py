@@ -230,3 +230,13 @@ def test_a_full_forecast_run_records_its_chunks_done_each_claimed_once(
     assert len(chunks) == 3
     assert all(c.status == ForecastChunk.Status.DONE and c.attempts == 1 and c.sent_at for c in chunks)
     assert run.lease_owner == "" and run.lease_expires_at is None
+
+
+def test_the_shipped_defaults_recover_a_dead_worker_within_five_minutes_and_tolerate_missed_renewals():
+    from config.settings import base
+
+    lease, renew = base.PIPELINE["LEASE_SECONDS"], base.PIPELINE["LEASE_RENEW_SECONDS"]
+    recovery_interval = 60  # pipeline.migrations.0006: the recovery task runs every minute
+    assert lease + recovery_interval <= 5 * 60
+    assert renew * 3 <= lease, "a lease survives at least two missed renewals under load"
+    assert base.PIPELINE["UNSENT_GRACE_SECONDS"] <= 5 * 60
