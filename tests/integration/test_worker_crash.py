@@ -78,8 +78,11 @@ def test_a_recommender_retrain_killed_mid_training_keeps_the_active_version_and_
 def test_a_forecast_run_whose_worker_is_killed_mid_fan_out_completes_after_restart_with_each_product_once(
     workers,
 ):
+    # Both ways back are open here: Redis' redelivery (visibility timeout 4 s) and the leases with the
+    # recovery task; under heavy load the redelivery sweep was seen to miss the 120 s window.
     build_shop_history(products=30)
-    slow_chunks = {"PIPELINE_FORECAST_CHUNK_SIZE": "3", "PIPELINE_STAGE_DELAY_SECONDS": "1.0"}
+    short_leases = {"PIPELINE_LEASE_SECONDS": "4", "PIPELINE_LEASE_RENEW_SECONDS": "1"}
+    slow_chunks = {"PIPELINE_FORECAST_CHUNK_SIZE": "3", "PIPELINE_STAGE_DELAY_SECONDS": "1.0", **short_leases}
     first = workers.start(concurrency=2, **slow_chunks)
     run = services.run_request(kind=Run.Kind.FORECAST)
     wait_for(
@@ -94,17 +97,15 @@ def test_a_forecast_run_whose_worker_is_killed_mid_fan_out_completes_after_resta
     assert refreshed(run).status == Run.Status.RUNNING
     assert run.progress_done < run.progress_total, "the kill must land in the middle of the fan-out"
 
-    second = workers.start(concurrency=2, PIPELINE_FORECAST_CHUNK_SIZE="3")
-    wait_for(
-        lambda: not refreshed(run).is_active, timeout=120, message="the run never ended", logs=workers.logs
-    )
+    workers.start(concurrency=2, PIPELINE_FORECAST_CHUNK_SIZE="3", **short_leases)
+    recovering(run, workers, timeout=180)
 
     lost = chunk_task_ids(first.log(), "received") - chunk_task_ids(first.log(), "succeeded")
     assert lost, "the first worker should have died holding chunks"
-    assert lost <= chunk_task_ids(second.log(), "succeeded"), "every lost chunk is delivered again"
 
     assert run.status == Run.Status.SUCCEEDED, run.error
     assert ForecastRun.objects.count() == 1
+    assert not ForecastChunk.objects.filter(run=run).exclude(status=ForecastChunk.Status.DONE).exists()
     forecast_run = ForecastRun.objects.get(pk=run.forecast_run_id)
     product_ids = forecast_run_product_ids(run=forecast_run)
     stored = list(ProductForecast.objects.filter(run=forecast_run).values_list("product_id", flat=True))
