@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import CharField, Count, F, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import CharField, Count, F, Max, Min, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Cast, Substr, TruncDate
 from django.utils import timezone
 
@@ -232,3 +232,26 @@ def with_latest_forecast(supplies: QuerySet[ProductSupply]) -> QuerySet[ProductS
         latest_forecast_id=Subquery(latest.values("pk")[:1]),
         latest_forecast_method=Subquery(latest.values("method")[:1]),
     )
+
+
+def demand_inputs_fingerprint(*, before: date) -> dict[str, int]:
+    """A summary of the rows ``demand_events`` reads before ``before``: counts, units and newest ids.
+
+    Deleting or re-importing any of those rows changes it, so a stored run can tell whether its
+    forecasts still describe the data (two aggregate queries).
+    """
+    cutoff = _start_of(before)
+    lines = OrderLine.objects.filter(order__placed_at__lt=cutoff).exclude(
+        order__status=Order.Status.CANCELLED
+    )
+    cancellations = Cancellation.objects.filter(created_at__lt=cutoff)
+    sold = lines.aggregate(n=Count("pk"), units=Sum("quantity"), last=Max("pk"))
+    back = cancellations.aggregate(n=Count("pk"), units=Sum("quantity"), last=Max("pk"))
+    return {
+        "lines": sold["n"],
+        "units": int(sold["units"] or 0),
+        "last_line": sold["last"] or 0,
+        "cancellations": back["n"],
+        "cancelled_units": int(back["units"] or 0),
+        "last_cancellation": back["last"] or 0,
+    }

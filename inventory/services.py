@@ -19,6 +19,7 @@ import numpy as np
 from django.conf import settings
 from django.contrib.auth.models import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from shop.models import Product
@@ -99,6 +100,8 @@ def forecast_run_start(
             "default_lead_time_days": int(settings.INVENTORY["DEFAULT_LEAD_TIME_DAYS"]),
             **_policy_settings(),
             "backtest_origins": 3,
+            # What the forecasts are computed from; a later change to these rows voids the run (see below).
+            "inputs": selectors.demand_inputs_fingerprint(before=as_of),
         },
     )
     run.full_clean()
@@ -249,14 +252,14 @@ def forecast_run_finish(*, run_id: int) -> ForecastRun:
     suggestions = reorder_suggestions_for(run=run, forecasts=forecasts)
     run.suggestions.filter(status=ReorderSuggestion.Status.OPEN).delete()
     kept = set(run.suggestions.values_list("product_id", flat=True))
-    covered_later = _products_in_later_runs(run)
+    covered_later, void_later = _later_runs(run)
     for suggestion in suggestions:
         if suggestion.product_id in covered_later:
             suggestion.status = ReorderSuggestion.Status.SUPERSEDED
     ReorderSuggestion.objects.bulk_create(s for s in suggestions if s.product_id not in kept)
     # Only the newest view of a product stays open; older ones are kept, marked, for the record.
-    ReorderSuggestion.objects.open().filter(
-        product_id__in=run.product_ids, run__as_of__lte=run.as_of
+    ReorderSuggestion.objects.open().filter(product_id__in=run.product_ids).filter(
+        Q(run__as_of__lte=run.as_of) | Q(run__in=void_later)
     ).exclude(run=run).update(status=ReorderSuggestion.Status.SUPERSEDED)
     run.metrics["suggestions"] = len(suggestions)
     run.status = ForecastRun.Status.COMPLETE
@@ -265,10 +268,27 @@ def forecast_run_finish(*, run_id: int) -> ForecastRun:
     return run
 
 
-def _products_in_later_runs(run: ForecastRun) -> set[int]:
-    """Products that a complete run with a later as-of date already forecast (a backfill is history)."""
+def _later_runs(run: ForecastRun) -> tuple[set[int], list[int]]:
+    """Complete runs with a later as-of date: the products the valid ones forecast, and the void ones' ids.
+
+    A later run is valid while its as-of date is not in the future and the rows it read are
+    unchanged: one computed from a stray future-dated row, or from rows since deleted or
+    re-imported, must not mark a newer, valid run's suggestions as superseded (a backfill for an
+    earlier date, on unchanged data, is history and stays superseded).
+    """
     later = ForecastRun.objects.filter(status=ForecastRun.Status.COMPLETE, as_of__gt=run.as_of)
-    return {pid for product_ids in later.values_list("product_ids", flat=True) for pid in product_ids}
+    latest_possible = timezone.now().date() + timedelta(days=1)
+    valid: set[int] = set()
+    void: list[int] = []
+    for pk, as_of, run_settings, product_ids in later.values_list("pk", "as_of", "settings", "product_ids"):
+        recorded = run_settings.get("inputs")  # runs from before the record are trusted as they were
+        if as_of <= latest_possible and (
+            recorded is None or recorded == selectors.demand_inputs_fingerprint(before=as_of)
+        ):
+            valid.update(product_ids)
+        else:
+            void.append(pk)
+    return valid, void
 
 
 def demand_histories(*, as_of: date, product_ids: list[int]) -> dict[int, np.ndarray]:

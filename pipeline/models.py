@@ -31,6 +31,14 @@ class RunQuerySet(models.QuerySet["Run"]):
     def finished(self) -> RunQuerySet:
         return self.filter(status__in=[Run.Status.SUCCEEDED, Run.Status.FAILED])
 
+    def never_sent_before(self, cutoff: datetime) -> RunQuerySet:
+        """Queued runs created before ``cutoff`` whose task was never handed to a broker or executor."""
+        return self.filter(status=Run.Status.QUEUED, sent_at__isnull=True, created_at__lt=cutoff)
+
+    def lease_expired(self, now: datetime) -> RunQuerySet:
+        """Running runs whose main task's lease ran out: the process executing it stopped renewing."""
+        return self.filter(status=Run.Status.RUNNING, lease_expires_at__lt=now)
+
 
 class Run(models.Model):
     """One retrain of the recommender or of the demand forecasts (with reorder suggestions).
@@ -84,6 +92,23 @@ class Run(models.Model):
         default=timezone.now,
         help_text="Last sign of life: the request, then every start, retry and progress step.",
     )
+    sent_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="When the run's task was handed to the broker (or to this process without one). "
+        "A queued run never sent is failed after a short grace.",
+    )
+    lease_owner = models.CharField(
+        max_length=128, blank=True, help_text="The worker process executing the run's main task now."
+    )
+    lease_expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="The main task's lease: renewed while it runs; once past, the task is sent again.",
+    )
+    recoveries = models.PositiveIntegerField(
+        default=0, help_text="Times the main task was sent again because its worker died."
+    )
 
     objects = RunQuerySet.as_manager()
 
@@ -120,3 +145,52 @@ class Run(models.Model):
             return None
         end = self.finished_at or timezone.now()
         return (end - self.started_at).total_seconds()
+
+
+class ForecastChunkQuerySet(models.QuerySet["ForecastChunk"]):
+    def lease_expired(self, now: datetime) -> ForecastChunkQuerySet:
+        """Chunks a worker claimed and stopped renewing: it died (or stalled) mid-chunk."""
+        return self.filter(status=ForecastChunk.Status.RUNNING, lease_expires_at__lt=now)
+
+    def never_sent_before(self, cutoff: datetime) -> ForecastChunkQuerySet:
+        """Pending chunks planned before ``cutoff`` whose task message was never sent."""
+        return self.filter(status=ForecastChunk.Status.PENDING, sent_at__isnull=True, created_at__lt=cutoff)
+
+
+class ForecastChunk(models.Model):
+    """One chunk of a forecast run's products, and the lease of the worker forecasting it.
+
+    A worker claims a chunk by taking its lease, renews the lease while it works, and
+    marks the chunk done. A second delivery of the same chunk that finds a live lease
+    exits at once; a lease that ran out means its worker died, and the recovery task
+    sends the chunk again (re-forecasting a chunk overwrites its own rows).
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    run = models.ForeignKey(Run, on_delete=models.CASCADE, related_name="chunks")
+    index = models.PositiveIntegerField()
+    product_ids = models.JSONField(default=list)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0, help_text="Times a worker claimed this chunk.")
+    sent_at = models.DateTimeField(null=True, blank=True)
+    lease_owner = models.CharField(max_length=128, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    recoveries = models.PositiveIntegerField(default=0, help_text="Times sent again because its worker died.")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    objects = ForecastChunkQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["run", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "index"], name="forecast_chunk_unique_index"),
+        ]
+        indexes = [models.Index(fields=["status", "lease_expires_at"], name="forecast_chunk_lease_idx")]
+
+    def __str__(self) -> str:
+        return f"Chunk {self.index} of run #{self.run_id} ({self.status})"

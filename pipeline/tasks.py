@@ -5,9 +5,11 @@ are idempotent, which is what makes ``acks_late`` safe: a message whose worker d
 is delivered again and the task picks up the same run, the same model version
 (``run_key``) and the same forecast run, instead of starting fresh work.
 
-The forecast fans out as a chord: a group of product chunks on the ``training``
-queue, spread over every worker that serves it, then ``forecast_finish`` once all
-chunks are done.
+The forecast fans out as chunks recorded in the database (``ForecastChunk``) on the
+``training`` queue, spread over every worker that serves it; the chunk that finds every
+chunk done sends ``forecast_finish``. Each unit of work holds a lease its worker renews,
+so a dead worker's unit is sent again by ``recover_runs`` within minutes, and a copy
+delivered while a live worker holds the lease exits at once.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import time
 from collections.abc import Callable
 
 import redis.exceptions
-from celery import chord, shared_task
+from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from celery.signals import task_failure
 from django.conf import settings
@@ -63,8 +65,12 @@ class RunTask(DjangoTask):
     """A task whose first argument is a run id: it records its retries on the run.
 
     Final failures are recorded by the ``task_failure`` handler below, which also
-    fires in the worker's main process when a hard time limit kills the task.
+    fires in the worker's main process when a hard time limit kills the task. The
+    outcome lives on the run, so no result is stored: sending then needs the broker
+    only, and an unreachable broker is reported as itself.
     """
+
+    ignore_result = True
 
     def on_retry(self, exc, task_id, args, kwargs, einfo) -> None:
         run_id = kwargs.get("run_id", args[0] if args else None)
@@ -99,62 +105,69 @@ def _progress_reporter(run_id: int) -> Callable[[str, int, int], None]:
 
 @shared_task(bind=True, base=RunTask, name="pipeline.tasks.recommender_retrain", **IDEMPOTENT, **RETRY_POLICY)
 def recommender_retrain(self, run_id: int) -> int | None:
-    """Train, evaluate and activate a new recommender version for this run."""
-    run = services.run_begin(run_id=run_id)
-    if run is None:
-        return None
-    version = recommender_services.recommender_train(
-        run_key=run.run_key, as_of=run.as_of, progress=_progress_reporter(run_id)
-    )
-    services.run_succeed(run_id=run_id, model_version_id=version.pk)
+    """Train, evaluate and activate a new recommender version for this run, holding the run's lease."""
+    with services.run_lease(run_id=run_id, begin=True) as run:
+        if run is None:  # finished already, or a live copy holds the lease
+            return None
+        version = recommender_services.recommender_train(
+            run_key=run.run_key, as_of=run.as_of, progress=_progress_reporter(run_id)
+        )
+        services.run_succeed(run_id=run_id, model_version_id=version.pk)
     return version.pk
 
 
 @shared_task(bind=True, base=RunTask, name="pipeline.tasks.forecast_retrain", **IDEMPOTENT, **RETRY_POLICY)
 def forecast_retrain(self, run_id: int) -> int | None:
-    """Open (or reopen) this run's forecast run and fan its products out as a chord of chunks."""
-    run = services.run_begin(run_id=run_id)
-    if run is None:
-        return None
-    # A forecast starts on a day and uses the days before it; without a cut, the service starts
-    # the day after the latest sale (today in a live shop).
-    as_of = timezone.localdate(run.as_of) if run.as_of else None
-    forecast_run = inventory_services.forecast_run_start(run_key=run.run_key, as_of=as_of)
-    product_ids = list(inventory_services.forecast_run_product_ids(run=forecast_run))
-    services.run_attach(run_id=run_id, forecast_run_id=forecast_run.pk)
-    services.run_progress(run_id=run_id, done=0, total=len(product_ids), stage="forecasting")
-    size = max(1, settings.PIPELINE["FORECAST_CHUNK_SIZE"])
-    chunks = [product_ids[start : start + size] for start in range(0, len(product_ids), size)]
-    finish = forecast_finish.si(run_id, forecast_run.pk)
-    if not chunks:
-        finish.delay()
-    else:
-        # A redelivered start dispatches the chord again; chunks upsert and finish is idempotent.
-        chord(forecast_chunk.s(run_id, forecast_run.pk, chunk) for chunk in chunks)(finish)
+    """Open (or reopen) this run's forecast run, plan its chunks once, and send every unfinished chunk."""
+    with services.run_lease(run_id=run_id, begin=True) as run:
+        if run is None:
+            return None
+        # A forecast starts on a day and uses the days before it; without a cut, the service starts
+        # the day after the latest sale (today in a live shop).
+        as_of = timezone.localdate(run.as_of) if run.as_of else None
+        forecast_run = inventory_services.forecast_run_start(run_key=run.run_key, as_of=as_of)
+        product_ids = list(inventory_services.forecast_run_product_ids(run=forecast_run))
+        services.run_attach(run_id=run_id, forecast_run_id=forecast_run.pk)
+        services.forecast_chunks_plan(
+            run_id=run_id, product_ids=product_ids, size=settings.PIPELINE["FORECAST_CHUNK_SIZE"]
+        )
+        services.run_count_forecasts(run_id=run_id, forecast_run_id=forecast_run.pk, total=len(product_ids))
+    # Sent after the lease is released: without a broker the chunks and the finish run right here,
+    # and the finish takes the run's lease. A redelivered start sends unfinished chunks again;
+    # the copy that finds its chunk done or leased exits.
+    services.forecast_dispatch(run_id=run_id, forecast_run_id=forecast_run.pk)
     return forecast_run.pk
 
 
 @shared_task(bind=True, base=RunTask, name="pipeline.tasks.forecast_chunk", **IDEMPOTENT, **RETRY_POLICY)
-def forecast_chunk(self, run_id: int, forecast_run_id: int, product_ids: list[int]) -> int:
-    """Forecast one chunk of products; re-running it overwrites the same rows."""
-    if not Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).exists():
-        logger.info("Run %s is no longer running; skipping a chunk of %d products.", run_id, len(product_ids))
+def forecast_chunk(self, run_id: int, chunk_id: int) -> int:
+    """Forecast one chunk of products under its lease; re-running it overwrites the same rows."""
+    run = Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).first()
+    if run is None or run.forecast_run_id is None:
+        logger.info("Run %s is no longer running; skipping chunk %s.", run_id, chunk_id)
         return 0
-    _stage_pause()
-    written = inventory_services.forecast_chunk(run_id=forecast_run_id, product_ids=product_ids)
-    services.run_count_forecasts(run_id=run_id, forecast_run_id=forecast_run_id)
+    with services.forecast_chunk_lease(chunk_id=chunk_id) as chunk:
+        if chunk is None:  # done already, or a live worker holds it: a duplicate delivery
+            return 0
+        _stage_pause()
+        written = inventory_services.forecast_chunk(run_id=run.forecast_run_id, product_ids=chunk.product_ids)
+    all_done = services.forecast_chunk_done(chunk_id=chunk_id)
+    services.run_count_forecasts(run_id=run_id, forecast_run_id=run.forecast_run_id)
+    if all_done:
+        services.forecast_finish_send(run_id=run_id, forecast_run_id=run.forecast_run_id)
     return written
 
 
 @shared_task(bind=True, base=RunTask, name="pipeline.tasks.forecast_finish", **IDEMPOTENT, **RETRY_POLICY)
 def forecast_finish(self, run_id: int, forecast_run_id: int) -> int:
     """Compute the forecast run's metrics and reorder suggestions, then close the run."""
-    if not Run.objects.filter(pk=run_id, status=Run.Status.RUNNING).exists():
-        return forecast_run_id  # already finished by an earlier delivery, or failed
-    services.forecast_stragglers(run_id=run_id, forecast_run_id=forecast_run_id)
-    services.run_note(run_id=run_id, stage="reorder suggestions")
-    inventory_services.forecast_run_finish(run_id=forecast_run_id)
-    services.run_succeed(run_id=run_id, forecast_run_id=forecast_run_id)
+    with services.run_lease(run_id=run_id, begin=False) as run:
+        if run is None:  # already finished by an earlier delivery, failed, or a live copy is finishing
+            return forecast_run_id
+        services.forecast_stragglers(run_id=run_id, forecast_run_id=forecast_run_id)
+        services.run_note(run_id=run_id, stage="reorder suggestions")
+        inventory_services.forecast_run_finish(run_id=forecast_run_id)
+        services.run_succeed(run_id=run_id, forecast_run_id=forecast_run_id)
     return forecast_run_id
 
 
@@ -173,3 +186,23 @@ def scheduled_retrain(kind: str) -> int | None:
 def reap_silent_runs() -> list[int]:
     """Periodic: fail runs whose message was lost, so the run list tells the truth and the kind is free."""
     return [run.pk for run in services.run_reap_silent()]
+
+
+@shared_task(name="pipeline.tasks.recover_runs")
+def recover_runs() -> dict[str, list[int]]:
+    """Periodic (every minute): send again work whose worker died; fail runs that were never sent."""
+    return services.run_recover()
+
+
+@shared_task(name="pipeline.tasks.stock_check")
+def stock_check(repair: bool = False) -> dict[str, int]:
+    """Nightly: compare reserved stock with placed orders and on hand with the ledger; log (and repair)."""
+    from shop import integrity
+
+    found = integrity.stock_discrepancies()
+    for discrepancy in found:
+        logger.warning("Stock check: %s", discrepancy)
+    fixed = integrity.stock_repair() if repair and found else []
+    if fixed:
+        logger.warning("Stock check repaired %d difference(s).", len(fixed))
+    return {"found": len(found), "repaired": len(fixed)}

@@ -246,7 +246,8 @@ class Rating(models.Model):
 class StockRecord(models.Model):
     """Units of a product in the warehouse. ``reserved`` units belong to placed, unfulfilled orders."""
 
-    product = models.OneToOneField(Product, on_delete=models.CASCADE, related_name="stock")
+    # PROTECT: a product with stock is deactivated, never deleted (``product_delete`` says so).
+    product = models.OneToOneField(Product, on_delete=models.PROTECT, related_name="stock")
     on_hand = models.IntegerField(default=0)
     reserved = models.IntegerField(default=0)
     updated_at = models.DateTimeField(auto_now=True)
@@ -279,7 +280,7 @@ class StockMovement(models.Model):
         RETURN = "return", "Return to stock"
         STOCKTAKE = "stocktake", "Stocktake"
 
-    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="stock_movements")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="stock_movements")
     quantity = models.IntegerField(help_text="Signed change to units on hand.")
     reason = models.CharField(max_length=16, choices=Reason.choices)
     reference = models.CharField(max_length=64, blank=True)

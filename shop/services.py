@@ -465,11 +465,39 @@ def customer_sign_up(*, username: str, password: str, email: str = "", country: 
     return customer
 
 
+class ProductInUse(ShopError):
+    """A product with sales, returns, stock or a stock history is kept for the record: deactivate it."""
+
+
 @transaction.atomic
 def product_deactivate(*, product: Product) -> Product:
-    """Take a product off sale instead of deleting it: its orders, stock record and ledger stay whole."""
+    """Stop selling and recommending a product, keeping its history, stock and ledger."""
     product = Product.objects.select_for_update().get(pk=product.pk)
     if product.active:
         product.active = False
         product.save(update_fields=["active"])
     return product
+
+
+@transaction.atomic
+def product_delete(*, product: Product) -> None:
+    """Delete a product that never mattered (no sale, return, stock or ledger row); otherwise refuse.
+
+    Its empty stock record goes with it. The database protects the rest: deleting around this
+    service raises ``ProtectedError`` instead of silently removing stock and ledger rows.
+    """
+    stock = StockRecord.objects.select_for_update().filter(product=product).first()
+    uses = {
+        "order lines": product.order_lines.exists(),
+        "cancellations or returns": product.cancellations.exists(),
+        "stock movements": product.stock_movements.exists(),
+        "stock on hand or reserved": stock is not None and (stock.on_hand != 0 or stock.reserved != 0),
+    }
+    found = [name for name, used in uses.items() if used]
+    if found:
+        raise ProductInUse(
+            f"Product {product.sku} has {', '.join(found)}; it is kept for the record. Deactivate it instead."
+        )
+    if stock is not None:
+        stock.delete()
+    product.delete()

@@ -27,6 +27,8 @@ def env_list(name: str, default: str = "") -> list[str]:
 
 SECRET_KEY = os.environ.get("SECRET_KEY", "")
 DEBUG = env_bool("DEBUG", False)
+# True only in config.settings.production: load_demo refuses to run, the deploy check looks for demo logins.
+IS_PRODUCTION = False
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", "127.0.0.1,localhost")
 
 INSTALLED_APPS = [
@@ -248,6 +250,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
     "unacked_restore_throttle": int(os.environ.get("CELERY_UNACKED_RESTORE_THROTTLE", "10")),
 }
 CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS = {"visibility_timeout": CELERY_VISIBILITY_TIMEOUT}
+# An unreachable broker must fail a send in seconds, with its own error: connect timeout per try.
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("CELERY_BROKER_CONNECTION_TIMEOUT", "4"))
+CELERY_BROKER_TRANSPORT_OPTIONS["socket_connect_timeout"] = CELERY_BROKER_CONNECTION_TIMEOUT
+CELERY_REDIS_SOCKET_CONNECT_TIMEOUT = CELERY_BROKER_CONNECTION_TIMEOUT
 PIPELINE = {
     # Products per forecast task: small enough to spread over workers, large enough to amortise a task.
     "FORECAST_CHUNK_SIZE": int(os.environ.get("PIPELINE_FORECAST_CHUNK_SIZE", "100")),
@@ -257,6 +263,24 @@ PIPELINE = {
     "SILENT_RUN_SECONDS": int(
         os.environ.get("PIPELINE_SILENT_RUN_SECONDS", str(CELERY_VISIBILITY_TIMEOUT + CELERY_TASK_TIME_LIMIT))
     ),
+    # A unit of work (a recommender training, a forecast chunk, a forecast's start or finish) holds a
+    # lease in the database that its worker renews every LEASE_RENEW_SECONDS; the recovery task (every
+    # minute) sends again a unit whose lease ran out. A SIGKILLed worker is so recovered within
+    # LEASE_SECONDS + 60 s, whatever the visibility timeout. The lease tolerates a renewal thread
+    # starved for LEASE_SECONDS - LEASE_RENEW_SECONDS (90 s) under load before work is duplicated.
+    "LEASE_SECONDS": int(os.environ.get("PIPELINE_LEASE_SECONDS", "120")),
+    "LEASE_RENEW_SECONDS": float(os.environ.get("PIPELINE_LEASE_RENEW_SECONDS", "30")),
+    # Times one unit is sent again after its worker died before its run is failed (a poison chunk).
+    "MAX_RECOVERIES": int(os.environ.get("PIPELINE_MAX_RECOVERIES", "3")),
+    # A queued run not marked sent this long after it was created was never sent (its request died).
+    "UNSENT_GRACE_SECONDS": int(os.environ.get("PIPELINE_UNSENT_GRACE_SECONDS", "120")),
+    # Publishing a task: a few quick retries, then the run fails with the broker's error.
+    "SEND_RETRY_POLICY": {
+        "max_retries": int(os.environ.get("PIPELINE_SEND_RETRIES", "2")),
+        "interval_start": 0,
+        "interval_step": 0.5,
+        "interval_max": 1,
+    },
     # Test hook only: seconds to sleep at each progress step so a test can kill a worker mid-run.
     "STAGE_DELAY_SECONDS": float(os.environ.get("PIPELINE_STAGE_DELAY_SECONDS", "0")),
 }

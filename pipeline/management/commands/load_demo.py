@@ -16,12 +16,13 @@ from pathlib import Path
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 from django.db.models import Count, Max, Min, Sum
 from django.utils import timezone
 from tqdm import tqdm
 
+from pipeline import demo
 from shop import services as shop_services
 from shop.models import Customer, Order, OrderLine, Product, Rating
 
@@ -98,10 +99,6 @@ class StageClock:
         return f"Loaded in {total:.1f} s: {parts}."
 
 
-STAFF_LOGIN = ("admin", "demo-admin-2011")
-CUSTOMER_LOGIN = ("customer", "demo-customer-2011")
-
-
 class Command(BaseCommand):
     help = (
         "Load the bundled demo data, set stock levels, train recommenders and forecasts, create demo logins."
@@ -112,6 +109,11 @@ class Command(BaseCommand):
         parser.add_argument("--skip-training", action="store_true", help="Only load data and logins.")
 
     def handle(self, *args, dataset: str, skip_training: bool, **options) -> None:
+        if settings.IS_PRODUCTION:
+            raise CommandError(
+                "load_demo refuses to run under the production settings: it creates logins and sample data. "
+                "Use config.settings.local (the default) on a database of its own."
+            )
         source = DATASETS[dataset]
         self.clock = StageClock(self._say)
         self.stderr.write(
@@ -223,13 +225,16 @@ class Command(BaseCommand):
                 bar.close()
 
     def _logins(self) -> None:
+        """Create the demo logins once per database, with generated passwords printed only then."""
         users = get_user_model()
-        username, password = STAFF_LOGIN
-        staff = users.objects.filter(username=username).first() or users.objects.create_superuser(
-            username=username, email="admin@example.com", password=password
-        )
+        passwords: dict[str, str] = {}
+        staff = users.objects.filter(username=demo.STAFF_USERNAME).first()
+        if staff is None:
+            staff, passwords[demo.STAFF_USERNAME] = demo.demo_user_create(
+                username=demo.STAFF_USERNAME, staff=True
+            )
         customer = (
-            Customer.objects.filter(user__username=CUSTOMER_LOGIN[0]).first()
+            Customer.objects.filter(user__username=demo.CUSTOMER_USERNAME).first()
             or Customer.objects.filter(user__isnull=True)
             .annotate(n=Count("orders"))
             .order_by("-n", "pk")
@@ -238,19 +243,29 @@ class Command(BaseCommand):
         if customer is None:
             customer = Customer.objects.annotate(n=Count("ratings")).order_by("-n", "pk").first()
         if customer and customer.user_id is None:
-            user = users.objects.filter(username=CUSTOMER_LOGIN[0]).first() or users.objects.create_user(
-                username=CUSTOMER_LOGIN[0], password=CUSTOMER_LOGIN[1]
-            )
+            user = users.objects.filter(username=demo.CUSTOMER_USERNAME).first()
+            if user is None:
+                user, passwords[demo.CUSTOMER_USERNAME] = demo.demo_user_create(
+                    username=demo.CUSTOMER_USERNAME, staff=False
+                )
             customer.user = user
             customer.save(update_fields=["user"])
+
+        def login(username: str) -> str:
+            if username in passwords:
+                return f"login {username} / {passwords[username]}"
+            return f"login {username} (password shown once; reset: manage.py changepassword {username})"
+
         out = self.stdout.write
         out("")
         out("Demo ready. Serving on http://127.0.0.1:8000")
-        out(f"  Admin:  http://127.0.0.1:8000/admin/   login {staff.username} / {STAFF_LOGIN[1]}")
+        out(f"  Admin:  http://127.0.0.1:8000/admin/   {login(staff.get_username())}")
         if customer:
             out(
-                f"  API:    http://127.0.0.1:8000/api/me/recommendations/   login {CUSTOMER_LOGIN[0]} / "
-                f"{CUSTOMER_LOGIN[1]} (customer {customer.external_id})"
+                f"  API:    http://127.0.0.1:8000/api/me/recommendations/   {login(demo.CUSTOMER_USERNAME)} "
+                f"(customer {customer.external_id})"
             )
             out("          POST /api/auth/token/ with them, then send 'Authorization: Token <token>'")
+        if passwords:
+            out("  These passwords were generated for this database and are shown only now.")
         out("  Schema: http://127.0.0.1:8000/api/docs/")
