@@ -12,7 +12,12 @@ from rest_framework.views import APIView
 from shop.models import Customer, Product
 
 from . import selectors
-from .serializers import RecommendationQuerySerializer, RecommendedProductSerializer, SimilarQuerySerializer
+from .serializers import (
+    BasketQuerySerializer,
+    RecommendationQuerySerializer,
+    RecommendedProductSerializer,
+    SimilarQuerySerializer,
+)
 
 
 def _recommendations_response(request: Request, customer: Customer | None) -> Response:
@@ -58,8 +63,28 @@ class SimilarProductsApi(APIView):
         summary="Products similar to a product (bought together, then similar descriptions)",
     )
     def get(self, request: Request, pk: int) -> Response:
-        product = get_object_or_404(Product, pk=pk)
+        # An inactive product is a 404 here as on its own page: its neighbours would reveal it.
+        product = get_object_or_404(Product.objects.active(), pk=pk)
         query = SimilarQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         items = selectors.similar_products_for(product=product, **query.validated_data)
+        return Response(RecommendedProductSerializer(items, many=True).data)
+
+
+class BasketCompletionApi(APIView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        parameters=[BasketQuerySerializer],
+        responses=RecommendedProductSerializer(many=True),
+        summary="Complete your basket: products often bought with the given ones",
+        description="From the stored similar-product lists (no model call). The given products, inactive "
+        "and out-of-stock products are left out; unknown or inactive ids in the basket are ignored.",
+    )
+    def get(self, request: Request) -> Response:
+        query = BasketQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        items = selectors.basket_completions(
+            product_ids=query.validated_data["products"], limit=query.validated_data["limit"]
+        )
         return Response(RecommendedProductSerializer(items, many=True).data)

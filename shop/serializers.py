@@ -5,19 +5,6 @@ from rest_framework import serializers
 from .models import Order, OrderLine, Product
 
 
-class ProductSerializer(serializers.ModelSerializer):
-    category = serializers.CharField(source="category.name", default=None, read_only=True)
-    available = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Product
-        fields = ["id", "sku", "name", "description", "category", "price", "active", "available"]
-
-    def get_available(self, product: Product) -> int:
-        stock = getattr(product, "stock", None)
-        return max(stock.available, 0) if stock else 0
-
-
 class OrderLineInputSerializer(serializers.Serializer):
     product = serializers.PrimaryKeyRelatedField(queryset=Product.objects.all())
     quantity = serializers.IntegerField(min_value=1, max_value=100_000)

@@ -1,9 +1,13 @@
 from django.urls import path
 
-from . import api
+from . import api, api_catalogue
 
 urlpatterns = [
-    path("products/", api.ProductListApi.as_view(), name="product-list"),
-    path("products/<int:pk>/", api.ProductDetailApi.as_view(), name="product-detail"),
+    path("products/", api_catalogue.ProductListApi.as_view(), name="product-list"),
+    path("products/<int:pk>/", api_catalogue.ProductDetailApi.as_view(), name="product-detail"),
+    path("categories/", api_catalogue.CategoryListApi.as_view(), name="category-list"),
+    path("me/ratings/", api_catalogue.MyRatingListApi.as_view(), name="my-rating-list"),
+    path("me/ratings/<int:product_id>/", api_catalogue.MyRatingDetailApi.as_view(), name="my-rating-detail"),
+    path("events/", api_catalogue.EventBatchApi.as_view(), name="event-batch"),
     path("orders/", api.OrderPlaceApi.as_view(), name="order-place"),
 ]

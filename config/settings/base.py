@@ -40,6 +40,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "corsheaders",
     "shop",
     "recommender",
     "inventory",
@@ -49,6 +50,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware, as django-cors-headers requires
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -132,6 +134,20 @@ SPECTACULAR_SETTINGS = {
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
 }
+
+# --- Storefront catalogue ---------------------------------------------------
+# Browser origins allowed to call the API, comma-separated (https://shop.example.com); none by default.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", "")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_EXPOSE_HEADERS = ["ETag"]
+CORS_ALLOW_HEADERS = [
+    *("accept", "authorization", "content-type", "user-agent", "x-csrftoken", "x-requested-with"),
+    *("idempotency-key", "if-none-match"),  # order retries and conditional catalogue reads
+]
+# Seconds a shared cache may keep an anonymous catalogue answer (products, categories, similar lists).
+SHOP_CATALOGUE_MAX_AGE = int(os.environ.get("SHOP_CATALOGUE_MAX_AGE", "60"))
+# Events per POST /api/events/: a page's worth of views and cart changes, not a bulk loader.
+SHOP_EVENTS_MAX_BATCH = int(os.environ.get("SHOP_EVENTS_MAX_BATCH", "50"))
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

@@ -1,0 +1,291 @@
+"""Storefront catalogue endpoints: products, categories, the customer's ratings, product events.
+
+Thin views: validate, call a selector or a service, serialize. Catalogue reads carry an ETag (a
+304 answers a matching ``If-None-Match``) and a ``Cache-Control`` that lets shared caches keep
+anonymous answers for ``SHOP_CATALOGUE_MAX_AGE`` seconds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import django_filters
+from django.conf import settings
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Count, F, Q
+from django.utils.cache import get_conditional_response, patch_vary_headers
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from rest_framework import generics, permissions, status
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from . import selectors, services_catalogue
+from .models import Category, Customer, Product, Rating
+from .serializers_catalogue import (
+    CategorySerializer,
+    EventBatchResultSerializer,
+    EventBatchSerializer,
+    ProductSerializer,
+    RatingCreateSerializer,
+    RatingSerializer,
+    RatingUpdateSerializer,
+)
+
+UNAVAILABLE = "Unknown or unavailable product."
+
+
+class CataloguePagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+class CacheableReadMixin:
+    """ETag from the rendered body, 304 on a matching ``If-None-Match``, and ``Cache-Control``.
+
+    The body is hashed rather than derived from a timestamp because stock levels, prices and the
+    active flag all change what a page shows, and no single column tracks all three.
+    """
+
+    def finalize_response(self, request: Request, response, *args, **kwargs):
+        response = super().finalize_response(request, response, *args, **kwargs)
+        if request.method not in ("GET", "HEAD") or response.status_code != status.HTTP_200_OK:
+            return response
+        if request.user.is_authenticated:
+            response["Cache-Control"] = "private, no-cache"
+        else:
+            response["Cache-Control"] = f"public, max-age={settings.SHOP_CATALOGUE_MAX_AGE}"
+        patch_vary_headers(response, ["Authorization", "Cookie"])
+        response.render()
+        response["ETag"] = f'"{hashlib.blake2b(response.content, digest_size=16).hexdigest()}"'
+        return get_conditional_response(request._request, etag=response["ETag"], response=response)
+
+
+class StableOrderingFilter(django_filters.OrderingFilter):
+    """Sorts by the chosen fields, then by id, so pages never overlap on ties."""
+
+    def filter(self, qs, value):
+        if value in django_filters.constants.EMPTY_VALUES:
+            return qs
+        return qs.order_by(*[self.get_ordering_value(param) for param in value], "pk")
+
+
+class ProductFilter(django_filters.FilterSet):
+    search = django_filters.CharFilter(
+        method="filter_search", max_length=100, label="Words in the name, or the exact SKU"
+    )
+    q = django_filters.CharFilter(method="filter_search", max_length=100, label="Alias of search")
+    category = django_filters.CharFilter(field_name="category__name", lookup_expr="iexact", max_length=120)
+    min_price = django_filters.NumberFilter(
+        field_name="price", lookup_expr="gte", min_value=0, max_value=10**8
+    )
+    max_price = django_filters.NumberFilter(
+        field_name="price", lookup_expr="lte", min_value=0, max_value=10**8
+    )
+    # A ChoiceFilter, not a BooleanFilter: the latter reads "maybe" as "no filter" without a word.
+    in_stock = django_filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_in_stock"
+    )
+    ordering = StableOrderingFilter(
+        fields=(("name", "name"), ("price", "price"), ("units_sold", "popularity")),
+        label="name, price or popularity (units sold); '-' in front for descending",
+    )
+
+    class Meta:
+        model = Product
+        fields = ["search", "q", "category", "min_price", "max_price", "in_stock"]
+
+    def filter_search(self, queryset, name, value):
+        return queryset.filter(Q(name__icontains=value) | Q(sku__iexact=value))
+
+    def filter_in_stock(self, queryset, name, value):
+        in_stock = Q(stock__on_hand__gt=F("stock__reserved"))
+        return queryset.filter(in_stock) if value == "true" else queryset.exclude(in_stock)
+
+
+class ProductListApi(CacheableReadMixin, generics.ListAPIView):
+    """Active products: search, filters, ordering by name, price or popularity, `page_size` up to 100."""
+
+    serializer_class = ProductSerializer
+    filterset_class = ProductFilter
+    pagination_class = CataloguePagination
+    permission_classes = [permissions.AllowAny]
+
+    def get_queryset(self):
+        return selectors.product_list().order_by("sku")
+
+
+class ProductDetailApi(CacheableReadMixin, generics.RetrieveAPIView):
+    """One active product; an inactive one is a 404, like an unknown id."""
+
+    serializer_class = ProductSerializer
+    permission_classes = [permissions.AllowAny]
+
+    def get_queryset(self):
+        return selectors.product_list()
+
+
+class CategoryListApi(CacheableReadMixin, generics.ListAPIView):
+    """Every category with its number of active products, by name (a short list: not paginated)."""
+
+    serializer_class = CategorySerializer
+    permission_classes = [permissions.AllowAny]
+    pagination_class = None
+    filter_backends: list = []
+
+    def get_queryset(self):
+        return Category.objects.annotate(
+            active_products=Count("products", filter=Q(products__active=True))
+        ).order_by("name")
+
+
+def _customer_or_403(request: Request) -> Customer:
+    customer = selectors.customer_for_user(user=request.user)
+    if customer is None:
+        raise PermissionDenied("This login has no customer account.")
+    return customer
+
+
+class MyRatingListApi(APIView):
+    """The signed-in customer's star ratings: list them, or rate a product (create or replace)."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    @extend_schema(
+        responses={200: RatingSerializer(many=True), 403: OpenApiResponse(description="No customer account")},
+        parameters=[
+            OpenApiParameter("page", OpenApiTypes.INT, required=False),
+            OpenApiParameter("page_size", OpenApiTypes.INT, required=False),
+        ],
+        summary="List my ratings, newest first",
+    )
+    def get(self, request: Request) -> Response:
+        customer = _customer_or_403(request)
+        ratings = Rating.objects.filter(customer=customer, product__active=True).order_by("-rated_at", "-id")
+        paginator = CataloguePagination()
+        page = paginator.paginate_queryset(ratings, request, view=self)
+        return paginator.get_paginated_response(RatingSerializer(page, many=True).data)
+
+    @extend_schema(
+        request=RatingCreateSerializer,
+        responses={
+            200: RatingSerializer,
+            201: RatingSerializer,
+            400: OpenApiResponse(description="Invalid stars, or an unknown or unavailable product"),
+            403: OpenApiResponse(description="No customer account"),
+        },
+        summary="Rate a product (201), or replace my rating of it (200)",
+    )
+    def post(self, request: Request) -> Response:
+        customer = _customer_or_403(request)
+        serializer = RatingCreateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            rating, created = services_catalogue.rating_set(
+                customer=customer,
+                product_id=serializer.validated_data["product"],
+                stars=serializer.validated_data["stars"],
+            )
+        except services_catalogue.ProductNotAvailable:
+            raise ValidationError({"product": [UNAVAILABLE]}) from None
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(
+            RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+
+class MyRatingDetailApi(APIView):
+    """The signed-in customer's rating of one product, addressed by the product's id."""
+
+    permission_classes = [permissions.IsAuthenticated]
+
+    def _rating(self, customer: Customer, product_id: int) -> Rating:
+        rating = Rating.objects.filter(customer=customer, product_id=product_id, product__active=True).first()
+        if rating is None:
+            raise NotFound("You have not rated this product.")
+        return rating
+
+    @extend_schema(
+        responses={200: RatingSerializer, 403: OpenApiResponse(description="No customer account")},
+        summary="My rating of a product",
+    )
+    def get(self, request: Request, product_id: int) -> Response:
+        return Response(RatingSerializer(self._rating(_customer_or_403(request), product_id)).data)
+
+    @extend_schema(
+        request=RatingUpdateSerializer,
+        responses={
+            200: RatingSerializer,
+            201: RatingSerializer,
+            403: OpenApiResponse(description="No customer"),
+        },
+        summary="Set my rating of a product (201 when new)",
+    )
+    def put(self, request: Request, product_id: int) -> Response:
+        customer = _customer_or_403(request)
+        serializer = RatingUpdateSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        try:
+            rating, created = services_catalogue.rating_set(
+                customer=customer, product_id=product_id, stars=serializer.validated_data["stars"]
+            )
+        except services_catalogue.ProductNotAvailable:
+            raise NotFound(UNAVAILABLE) from None
+        except DjangoValidationError as exc:
+            raise ValidationError(exc.message_dict) from None
+        return Response(
+            RatingSerializer(rating).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK
+        )
+
+    @extend_schema(
+        responses={204: None, 403: OpenApiResponse(description="No customer account")},
+        summary="Delete my rating of a product",
+    )
+    def delete(self, request: Request, product_id: int) -> Response:
+        customer = _customer_or_403(request)
+        self._rating(customer, product_id)
+        services_catalogue.rating_delete(customer=customer, product_id=product_id)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class EventBatchApi(APIView):
+    """Record product views and cart additions/removals for the next recommender trainings."""
+
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        request=EventBatchSerializer,
+        responses={
+            202: EventBatchResultSerializer,
+            400: OpenApiResponse(
+                description="Invalid batch, too many events, or unknown/unavailable products"
+            ),
+        },
+        summary="Record a batch of product views and cart events",
+        description="A signed-in customer's events are theirs; anyone else sends a `session_id`. "
+        "The batch is stored with one insert, or not at all.",
+    )
+    def post(self, request: Request) -> Response:
+        serializer = EventBatchSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        customer = selectors.customer_for_user(user=request.user)
+        if customer is None and not data.get("session_id"):
+            raise ValidationError({"session_id": ["Required unless you are signed in as a customer."]})
+        events = [
+            services_catalogue.EventRequest(kind=e["type"], product_id=e["product"], quantity=e["quantity"])
+            for e in data["events"]
+        ]
+        try:
+            accepted = services_catalogue.product_events_record(
+                events=events, customer=customer, session_id=data.get("session_id", "")
+            )
+        except services_catalogue.ProductNotAvailable as exc:
+            bad = set(exc.args[0])
+            errors = [{"product": [UNAVAILABLE]} if i in bad else {} for i in range(len(events))]
+            raise ValidationError({"events": errors}) from None
+        return Response({"accepted": accepted}, status=status.HTTP_202_ACCEPTED)
