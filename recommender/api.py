@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shop.api_catalogue import cached_answer
 from shop.models import Customer, Product
 
 from . import selectors
@@ -38,8 +39,17 @@ class MyRecommendationsApi(APIView):
         "A user without a customer record gets the cold-start (popular) list.",
     )
     def get(self, request: Request) -> Response:
-        customer = Customer.objects.filter(user=request.user).first()
-        return _recommendations_response(request, customer)
+        query = RecommendationQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+
+        def compute() -> list:
+            customer = Customer.objects.filter(user=request.user).first()
+            items = selectors.recommendations_for(customer=customer, **query.validated_data)
+            return list(RecommendedProductSerializer(items, many=True).data)
+
+        # Keyed by the login: a cached answer costs no customer lookup either.
+        key = "recs:{}:{mode}:{limit}".format(request.user.pk, **query.validated_data)
+        return Response(cached_answer(key, compute))
 
 
 class CustomerRecommendationsApi(APIView):
@@ -63,12 +73,16 @@ class SimilarProductsApi(APIView):
         summary="Products similar to a product (bought together, then similar descriptions)",
     )
     def get(self, request: Request, pk: int) -> Response:
-        # An inactive product is a 404 here as on its own page: its neighbours would reveal it.
-        product = get_object_or_404(Product.objects.active(), pk=pk)
         query = SimilarQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        items = selectors.similar_products_for(product=product, **query.validated_data)
-        return Response(RecommendedProductSerializer(items, many=True).data)
+
+        def compute() -> list:
+            # An inactive product is a 404 here as on its own page: its neighbours would reveal it.
+            product = get_object_or_404(Product.objects.active(), pk=pk)
+            items = selectors.similar_products_for(product=product, **query.validated_data)
+            return list(RecommendedProductSerializer(items, many=True).data)
+
+        return Response(cached_answer("similar:{}:{limit}".format(pk, **query.validated_data), compute))
 
 
 class BasketCompletionApi(APIView):
@@ -84,7 +98,11 @@ class BasketCompletionApi(APIView):
     def get(self, request: Request) -> Response:
         query = BasketQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        items = selectors.basket_completions(
-            product_ids=query.validated_data["products"], limit=query.validated_data["limit"]
-        )
-        return Response(RecommendedProductSerializer(items, many=True).data)
+        products, limit = query.validated_data["products"], query.validated_data["limit"]
+
+        def compute() -> list:
+            items = selectors.basket_completions(product_ids=products, limit=limit)
+            return list(RecommendedProductSerializer(items, many=True).data)
+
+        key = "basket:{}:{}".format(",".join(map(str, sorted(products))), limit)
+        return Response(cached_answer(key, compute))

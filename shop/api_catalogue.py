@@ -8,9 +8,12 @@ anonymous answers for ``SHOP_CATALOGUE_MAX_AGE`` seconds.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from typing import Any
 
 import django_filters
 from django.conf import settings
+from django.core.cache import cache
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, F, Q
 from django.utils.cache import get_conditional_response, patch_vary_headers
@@ -41,6 +44,22 @@ UNAVAILABLE = "Unknown or unavailable product."
 class CataloguePagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
+
+
+def cached_answer(key: str, compute: Callable[[], Any]) -> Any:
+    """The answer stored under ``key`` if a worker computed it in the last SHOP_SERVE_CACHE_SECONDS.
+
+    Exceptions (a 404, a 400) are never stored: only answers that ``compute`` returns.
+    """
+    seconds = settings.SHOP_SERVE_CACHE_SECONDS
+    if seconds <= 0:
+        return compute()
+    key = "api:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+    value = cache.get(key)
+    if value is None:
+        value = compute()
+        cache.set(key, value, seconds)
+    return value
 
 
 class CacheableReadMixin:
@@ -117,6 +136,11 @@ class ProductListApi(CacheableReadMixin, generics.ListAPIView):
     def get_queryset(self):
         return selectors.product_list().order_by("sku")
 
+    def list(self, request: Request, *args, **kwargs) -> Response:
+        # Same parameters, same answer: the key is the sorted query string (page included).
+        key = "products?" + "&".join(sorted(f"{k}={v}" for k, v in request.query_params.lists()))
+        return Response(cached_answer(key, lambda: super(ProductListApi, self).list(request).data))
+
 
 class ProductDetailApi(CacheableReadMixin, generics.RetrieveAPIView):
     """One active product; an inactive one is a 404, like an unknown id."""
@@ -126,6 +150,10 @@ class ProductDetailApi(CacheableReadMixin, generics.RetrieveAPIView):
 
     def get_queryset(self):
         return selectors.product_list()
+
+    def retrieve(self, request: Request, *args, **kwargs) -> Response:
+        key = f"product:{kwargs['pk']}"
+        return Response(cached_answer(key, lambda: super(ProductDetailApi, self).retrieve(request).data))
 
 
 class CategoryListApi(CacheableReadMixin, generics.ListAPIView):

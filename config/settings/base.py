@@ -146,6 +146,9 @@ CORS_ALLOW_HEADERS = [
 ]
 # Seconds a shared cache may keep an anonymous catalogue answer (products, categories, similar lists).
 SHOP_CATALOGUE_MAX_AGE = int(os.environ.get("SHOP_CATALOGUE_MAX_AGE", "60"))
+# Seconds a worker reuses a computed catalogue or recommendation answer from the cache (0: never), so
+# a popular page costs no query; a product sold out or hidden meanwhile shows for at most this long.
+SHOP_SERVE_CACHE_SECONDS = int(os.environ.get("SHOP_SERVE_CACHE_SECONDS", "30"))
 # Events per POST /api/events/: a page's worth of views and cart changes, not a bulk loader.
 SHOP_EVENTS_MAX_BATCH = int(os.environ.get("SHOP_EVENTS_MAX_BATCH", "50"))
 

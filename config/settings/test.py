@@ -9,3 +9,5 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests run tasks in-process; the tests that exercise a real worker switch this off themselves.
 CELERY_TASK_ALWAYS_EAGER = True
 ARTIFACTS_DIR = BASE_DIR / "var" / "test-artifacts"  # noqa: F405
+# Every test sees its own database: answers cached by an earlier test would leak into it.
+SHOP_SERVE_CACHE_SECONDS = 0
