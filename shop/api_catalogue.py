@@ -18,13 +18,16 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, F, Q
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status
-from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
-from rest_framework.pagination import PageNumberPagination
+from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
+
+from config.api.errors import ProblemError
+from config.api.pagination import PageNumberPagination
+from config.api.schema import problem_responses
 
 from . import selectors, services_catalogue
 from .models import Category, Customer, Product, Rating
@@ -39,11 +42,6 @@ from .serializers_catalogue import (
 )
 
 UNAVAILABLE = "Unknown or unavailable product."
-
-
-class CataloguePagination(PageNumberPagination):
-    page_size_query_param = "page_size"
-    max_page_size = 100
 
 
 def cached_answer(key: str, compute: Callable[[], Any]) -> Any:
@@ -130,7 +128,6 @@ class ProductListApi(CacheableReadMixin, generics.ListAPIView):
 
     serializer_class = ProductSerializer
     filterset_class = ProductFilter
-    pagination_class = CataloguePagination
     permission_classes = [permissions.AllowAny]
 
     def get_queryset(self):
@@ -170,11 +167,18 @@ class CategoryListApi(CacheableReadMixin, generics.ListAPIView):
         ).order_by("name")
 
 
+NO_CUSTOMER = "This login has no customer account."
+
+
 def _customer_or_403(request: Request) -> Customer:
     customer = selectors.customer_for_user(user=request.user)
     if customer is None:
-        raise PermissionDenied("This login has no customer account.")
+        raise ProblemError(403, "no_customer_account", NO_CUSTOMER)
     return customer
+
+
+def _not_rated() -> ProblemError:
+    return ProblemError(404, "not_found", "You have not rated this product, or it is unavailable.")
 
 
 class MyRatingListApi(APIView):
@@ -183,7 +187,7 @@ class MyRatingListApi(APIView):
     permission_classes = [permissions.IsAuthenticated]
 
     @extend_schema(
-        responses={200: RatingSerializer(many=True), 403: OpenApiResponse(description="No customer account")},
+        responses={200: RatingSerializer(many=True), **problem_responses({403: NO_CUSTOMER})},
         parameters=[
             OpenApiParameter("page", OpenApiTypes.INT, required=False),
             OpenApiParameter("page_size", OpenApiTypes.INT, required=False),
@@ -193,7 +197,7 @@ class MyRatingListApi(APIView):
     def get(self, request: Request) -> Response:
         customer = _customer_or_403(request)
         ratings = Rating.objects.filter(customer=customer, product__active=True).order_by("-rated_at", "-id")
-        paginator = CataloguePagination()
+        paginator = PageNumberPagination()
         page = paginator.paginate_queryset(ratings, request, view=self)
         return paginator.get_paginated_response(RatingSerializer(page, many=True).data)
 
@@ -202,8 +206,9 @@ class MyRatingListApi(APIView):
         responses={
             200: RatingSerializer,
             201: RatingSerializer,
-            400: OpenApiResponse(description="Invalid stars, or an unknown or unavailable product"),
-            403: OpenApiResponse(description="No customer account"),
+            **problem_responses(
+                {400: "Invalid stars, or an unknown or unavailable product", 403: NO_CUSTOMER}
+            ),
         },
         summary="Rate a product (201), or replace my rating of it (200)",
     )
@@ -234,11 +239,11 @@ class MyRatingDetailApi(APIView):
     def _rating(self, customer: Customer, product_id: int) -> Rating:
         rating = Rating.objects.filter(customer=customer, product_id=product_id, product__active=True).first()
         if rating is None:
-            raise NotFound("You have not rated this product.")
+            raise _not_rated()
         return rating
 
     @extend_schema(
-        responses={200: RatingSerializer, 403: OpenApiResponse(description="No customer account")},
+        responses={200: RatingSerializer, **problem_responses({403: NO_CUSTOMER, 404: "Not rated"})},
         summary="My rating of a product",
     )
     def get(self, request: Request, product_id: int) -> Response:
@@ -249,7 +254,7 @@ class MyRatingDetailApi(APIView):
         responses={
             200: RatingSerializer,
             201: RatingSerializer,
-            403: OpenApiResponse(description="No customer"),
+            **problem_responses({403: NO_CUSTOMER, 404: "Unknown or unavailable product"}),
         },
         summary="Set my rating of a product (201 when new)",
     )
@@ -262,7 +267,7 @@ class MyRatingDetailApi(APIView):
                 customer=customer, product_id=product_id, stars=serializer.validated_data["stars"]
             )
         except services_catalogue.ProductNotAvailable:
-            raise NotFound(UNAVAILABLE) from None
+            raise ProblemError(404, "not_found", UNAVAILABLE) from None
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
         return Response(
@@ -270,7 +275,7 @@ class MyRatingDetailApi(APIView):
         )
 
     @extend_schema(
-        responses={204: None, 403: OpenApiResponse(description="No customer account")},
+        responses={204: None, **problem_responses({403: NO_CUSTOMER, 404: "Not rated"})},
         summary="Delete my rating of a product",
     )
     def delete(self, request: Request, product_id: int) -> Response:
@@ -289,9 +294,7 @@ class EventBatchApi(APIView):
         request=EventBatchSerializer,
         responses={
             202: EventBatchResultSerializer,
-            400: OpenApiResponse(
-                description="Invalid batch, too many events, or unknown/unavailable products"
-            ),
+            **problem_responses({400: "Invalid batch, too many events, or unavailable products"}),
         },
         summary="Record a batch of product views and cart events",
         description="A signed-in customer's events are theirs; anyone else sends a `session_id`. "

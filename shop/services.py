@@ -14,8 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
-from django.db import transaction
+from django.contrib.auth.password_validation import validate_password
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from .models import Customer, Order, OrderLine, Product, StockMovement, StockRecord
@@ -258,3 +261,45 @@ def stock_set_levels(
 
 def order_total(order: Order) -> Decimal:
     return sum((line.quantity * line.unit_price for line in order.lines.all()), Decimal("0"))
+
+
+# --- Accounts -------------------------------------------------------------------------------------
+
+
+class SignUpRefused(ShopError):
+    """The account cannot be created; ``errors`` maps fields to messages, like a form."""
+
+    def __init__(self, errors: dict[str, list[str]]) -> None:
+        self.errors = errors
+        super().__init__("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()))
+
+
+@transaction.atomic
+def customer_sign_up(*, username: str, password: str, email: str = "", country: str = "") -> Customer:
+    """Create a login and its shop customer, checking the password with Django's validators."""
+    user_model = get_user_model()
+    user = user_model(username=username, email=email)
+    errors: dict[str, list[str]] = {}
+    try:
+        user.full_clean(exclude=["password"], validate_unique=False)
+    except ValidationError as exc:
+        errors.update({field: list(messages) for field, messages in exc.message_dict.items()})
+    try:
+        validate_password(password, user=user)
+    except ValidationError as exc:
+        errors["password"] = list(exc.messages)
+    if user_model.objects.filter(username__iexact=username).exists():
+        errors["username"] = ["That username is taken."]
+    if errors:
+        raise SignUpRefused(errors)
+    user.set_password(password)
+    try:
+        # A savepoint, so a racing sign-up with the same name leaves this transaction usable.
+        with transaction.atomic():
+            user.save()
+    except IntegrityError:
+        raise SignUpRefused({"username": ["That username is taken."]}) from None
+    customer = Customer(external_id=f"user-{user.pk}", user=user, country=country)
+    customer.full_clean()
+    customer.save()
+    return customer

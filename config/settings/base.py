@@ -37,6 +37,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
+    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
@@ -49,6 +50,8 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outermost after security: whatever Django answers under /api/ leaves as problem JSON.
+    "config.api.errors.ApiProblemMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware, as django-cors-headers requires
     "django.middleware.common.CommonMiddleware",
@@ -116,23 +119,80 @@ STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 # Model artifacts (factor matrices as .npz, with a sha256 recorded in the database).
 ARTIFACTS_DIR = Path(os.environ.get("ARTIFACTS_DIR", VAR_DIR / "artifacts"))
 
+# --- Storefront API (the contract lives in config/api/) ------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        # Token first: DRF takes the WWW-Authenticate challenge (and so 401, not 403) from the first.
+        "config.api.authentication.TokenAuthentication",
+        "config.api.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticatedOrReadOnly"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.PageNumberPagination",
-    "PAGE_SIZE": 50,
+    "DEFAULT_PAGINATION_CLASS": "config.api.pagination.PageNumberPagination",
+    "PAGE_SIZE": int(os.environ.get("API_PAGE_SIZE", "50")),
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "config.api.schema.ProblemAutoSchema",
+    "EXCEPTION_HANDLER": "config.api.errors.exception_handler",
+    # JSON in and out: no browsable HTML under /api/ (the docs are at /api/docs/).
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "config.api.throttling.AnonThrottle",
+        "config.api.throttling.CustomerThrottle",
+    ],
 }
+API_MAX_PAGE_SIZE = int(os.environ.get("API_MAX_PAGE_SIZE", "100"))
+# RFC 9457 "type" of every problem is this prefix + its stable code.
+API_PROBLEM_TYPE_BASE = os.environ.get("API_PROBLEM_TYPE_BASE", "urn:shop:problem:")
+# Bodies above this many bytes are refused with 413 (Django's own setting, also the admin's).
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("DATA_UPLOAD_MAX_MEMORY_SIZE", str(2_621_440)))
+
+
+def env_rate(name: str, default: str) -> str | None:
+    """A DRF rate such as "60/min"; "off" (or empty) disables the scope."""
+    value = os.environ.get(name, default).strip()
+    return None if value.lower() in {"", "off", "none"} else value
+
+
+API_THROTTLE_RATES = {
+    "anon": env_rate("API_THROTTLE_ANON", "300/min"),
+    "customer": env_rate("API_THROTTLE_CUSTOMER", "600/min"),
+    "signin_ip": env_rate("API_THROTTLE_SIGNIN_IP", "20/min"),
+    "signin_username": env_rate("API_THROTTLE_SIGNIN_USERNAME", "5/min"),
+    "orders": env_rate("API_THROTTLE_ORDERS", "30/min"),
+}
+
+# Throttle counters (and any other cache use) go to Redis when CACHE_URL is set, so every worker
+# process and machine shares them; otherwise to this process's memory.
+CACHE_URL = os.environ.get("CACHE_URL", "")
+if CACHE_URL:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": os.environ.get("CACHE_KEY_PREFIX", "shop"),
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop intelligence API",
-    "DESCRIPTION": "Catalogue, orders, recommendations and stock for an online shop.",
+    "DESCRIPTION": "Catalogue, orders, recommendations and stock for an online shop. Every error is an "
+    "RFC 9457 problem document (application/problem+json) with a stable `code`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+}
+
+# --- Orders -------------------------------------------------------------------
+SHOP = {
+    # Lines per order: validation and placement take a constant number of queries, but bound the work.
+    "ORDER_MAX_LINES": int(os.environ.get("SHOP_ORDER_MAX_LINES", "100")),
+    # Units of one product a customer may hold reserved across their open orders.
+    "MAX_RESERVED_PER_PRODUCT": int(os.environ.get("SHOP_MAX_RESERVED_PER_PRODUCT", "50")),
+    # An order neither fulfilled nor cancelled this long after placement is cancelled, releasing stock.
+    "RESERVATION_MINUTES": int(os.environ.get("SHOP_RESERVATION_MINUTES", "30")),
+    # How long an Idempotency-Key is remembered per customer.
+    "IDEMPOTENCY_KEY_HOURS": int(os.environ.get("SHOP_IDEMPOTENCY_KEY_HOURS", "24")),
 }
 
 # --- Storefront catalogue ---------------------------------------------------

@@ -9,5 +9,9 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Tests run tasks in-process; the tests that exercise a real worker switch this off themselves.
 CELERY_TASK_ALWAYS_EAGER = True
 ARTIFACTS_DIR = BASE_DIR / "var" / "test-artifacts"  # noqa: F405
+
+# Throttling is off in tests so a long run from one address never trips it; throttle tests switch
+# their scope on with the settings fixture.
+API_THROTTLE_RATES = dict.fromkeys(API_THROTTLE_RATES)  # noqa: F405
 # Every test sees its own database: answers cached by an earlier test would leak into it.
 SHOP_SERVE_CACHE_SECONDS = 0

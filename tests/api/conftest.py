@@ -1,45 +1,52 @@
-"""Clients for the storefront API tests: anonymous, two customers, a login without a customer."""
-
 from __future__ import annotations
-
-from dataclasses import dataclass
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.core.cache import cache
+from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from shop.models import Customer
 from tests.shop.factories import make_customer
 
 
-@dataclass
-class Signed:
-    client: APIClient
-    customer: Customer | None
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    # Throttle counters live in the cache; every test starts from zero.
+    cache.clear()
+    yield
+    cache.clear()
 
 
-def _signed(username: str, *, with_customer: bool = True) -> Signed:
-    user = get_user_model().objects.create_user(username, password=f"pw-{username}-123456")
+def make_user(username: str, *, customer: bool = True, staff: bool = False):
+    user = get_user_model().objects.create_user(username, password=f"pw-{username}-Secret-9", is_staff=staff)
+    if customer:
+        make_customer(user=user)
+    return user
+
+
+def token_client(user) -> APIClient:
     client = APIClient()
-    client.force_authenticate(user)
-    return Signed(client, make_customer(user=user) if with_customer else None)
+    if user is not None:
+        token, _ = Token.objects.get_or_create(user=user)
+        client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+    return client
 
 
 @pytest.fixture
-def anon() -> APIClient:
-    return APIClient()
+def alice(db):
+    return make_user("alice")
 
 
 @pytest.fixture
-def alice(db) -> Signed:
-    return _signed("alice")
+def bob(db):
+    return make_user("bob")
 
 
 @pytest.fixture
-def bob(db) -> Signed:
-    return _signed("bob")
+def plain_user(db):
+    return make_user("carol", customer=False)
 
 
 @pytest.fixture
-def no_customer(db) -> Signed:
-    return _signed("clerk", with_customer=False)
+def staff(db):
+    return make_user("sam", customer=False, staff=True)

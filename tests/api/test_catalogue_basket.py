@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (pytest fixtures imported from catalogue_fixtures are parameters here)
 """Complete-your-basket and similar lists: stored lists only, inactive products never shown."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from recommender.models import ModelVersion, Reason, SimilarProduct
+from tests.api.catalogue_fixtures import anon  # noqa: F401 (fixtures)
 from tests.shop.factories import make_product
 
 pytestmark = pytest.mark.django_db

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (pytest fixtures imported from catalogue_fixtures are parameters here)
 """Served answers reused from the cache for SHOP_SERVE_CACHE_SECONDS, and never errors."""
 
 from __future__ import annotations
@@ -6,6 +7,7 @@ import pytest
 from django.core.cache import cache
 
 from shop import services
+from tests.api.catalogue_fixtures import anon, shopper, shopper_b  # noqa: F401 (fixtures)
 from tests.shop.factories import make_product
 
 pytestmark = pytest.mark.django_db
@@ -54,11 +56,11 @@ def test_errors_are_not_cached(anon, serve_cache):
     assert anon.get(f"/api/products/{hidden.pk}/similar/").status_code == 200
 
 
-def test_recommendations_are_cached_per_login(alice, bob, serve_cache):
+def test_recommendations_are_cached_per_login(shopper, shopper_b, serve_cache):
     for _ in range(3):
         make_product(stock=1)
-    first = alice.client.get("/api/me/recommendations/", {"limit": 2})
+    first = shopper.client.get("/api/me/recommendations/", {"limit": 2})
     assert first.status_code == 200 and len(first.json()) == 2
     # Another login, or other parameters, never get Alice's cached answer object.
-    assert len(bob.client.get("/api/me/recommendations/", {"limit": 3}).json()) == 3
-    assert len(alice.client.get("/api/me/recommendations/", {"limit": 3}).json()) == 3
+    assert len(shopper_b.client.get("/api/me/recommendations/", {"limit": 3}).json()) == 3
+    assert len(shopper.client.get("/api/me/recommendations/", {"limit": 3}).json()) == 3

@@ -1,3 +1,4 @@
+# ruff: noqa: F811 (pytest fixtures imported from catalogue_fixtures are parameters here)
 """Catalogue reads: search, ordering, strict filters, page size, ETag and caching headers, CORS."""
 
 from __future__ import annotations
@@ -8,6 +9,7 @@ from django.test import override_settings
 from shop import services
 from shop.models import Category, Product
 from shop.services_catalogue import product_popularity_refresh
+from tests.api.catalogue_fixtures import anon, shopper  # noqa: F401 (fixtures)
 from tests.shop.factories import make_customer, make_product
 
 pytestmark = pytest.mark.django_db
@@ -103,13 +105,13 @@ def test_product_reads_carry_an_etag_and_answer_304_until_the_product_changes(an
     assert changed.status_code == 200 and changed.json()["available"] == 4 and changed["ETag"] != etag
 
 
-def test_anonymous_catalogue_answers_are_publicly_cacheable_and_signed_in_ones_private(anon, alice):
+def test_anonymous_catalogue_answers_are_publicly_cacheable_and_signed_in_ones_private(anon, shopper):
     product = make_product(stock=1)
     with override_settings(SHOP_CATALOGUE_MAX_AGE=120):
         public = anon.get(f"/api/products/{product.pk}/")
     assert public["Cache-Control"] == "public, max-age=120"
     assert "Authorization" in public["Vary"]
-    assert alice.client.get("/api/products/")["Cache-Control"] == "private, no-cache"
+    assert shopper.client.get("/api/products/")["Cache-Control"] == "private, no-cache"
     assert anon.get("/api/categories/")["Cache-Control"].startswith("public")
 
 
