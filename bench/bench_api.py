@@ -78,6 +78,7 @@ def prepare(args) -> dict:
     customers = list(
         Customer.objects.filter(
             pk__in=CustomerRecommendation.objects.filter(version=version, mode="all")
+            .order_by()
             .values("customer")
             .distinct()[: args.users * 4]
         ).order_by("pk")
@@ -96,6 +97,7 @@ def prepare(args) -> dict:
 
     similar_ids = list(
         SimilarProduct.objects.filter(version=version, product__active=True)
+        .order_by()
         .values_list("product_id", flat=True)
         .distinct()[:500]
     )
@@ -183,6 +185,8 @@ def start_server(args) -> subprocess.Popen:
     for scope in ("ANON", "CUSTOMER", "ORDERS"):
         env[f"API_THROTTLE_{scope}"] = "100000000/min"
     env.setdefault("SHOP_MAX_RESERVED_PER_PRODUCT", "100000000")
+    # The workers share throttle counters and served answers through Redis, as in production.
+    env.setdefault("CACHE_URL", args.cache_url)
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
         "config.wsgi",
@@ -213,6 +217,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="measured seconds per endpoint")
     parser.add_argument("--warmup", type=float, default=3.0, help="unmeasured seconds per endpoint")
     parser.add_argument("--order-products", type=int, default=200)
+    parser.add_argument(
+        "--cache-url", default="redis://127.0.0.1:6379/2", help="the workers' shared cache (CACHE_URL)"
+    )
     args = parser.parse_args()
 
     data = prepare(args)
@@ -275,7 +282,8 @@ def main() -> None:
 
     ceiling = len(results[0].latencies) / results[0].elapsed
     print(
-        f"gunicorn {args.workers} sync workers, {args.clients} clients, {args.seconds:.0f} s per endpoint "
+        f"gunicorn {args.workers} sync workers, cache {os.environ.get('CACHE_URL', args.cache_url)}, "
+        f"{args.clients} clients, {args.seconds:.0f} s per endpoint "
         f"after {args.warmup:.0f} s warm-up; load average {' '.join(load_start)} at start, "
         f"{' '.join(load_end)} at end"
     )
