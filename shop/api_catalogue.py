@@ -13,7 +13,7 @@ from typing import Any
 
 import django_filters
 from django.conf import settings
-from django.core.cache import cache
+from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, F, Q
 from django.utils.cache import get_conditional_response, patch_vary_headers
@@ -53,10 +53,11 @@ def cached_answer(key: str, compute: Callable[[], Any]) -> Any:
     if seconds <= 0:
         return compute()
     key = "api:" + hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
-    value = cache.get(key)
+    serve = caches["serve"]
+    value = serve.get(key)
     if value is None:
         value = compute()
-        cache.set(key, value, seconds)
+        serve.set(key, value, seconds)
     return value
 
 

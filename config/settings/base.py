@@ -174,6 +174,13 @@ if CACHE_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Served catalogue and recommendation answers (SHOP_SERVE_CACHE_SECONDS) stay in each worker's memory:
+# a hit then costs no network round trip, and a few copies of short-lived answers cost little.
+CACHES["serve"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "serve",
+    "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("SHOP_SERVE_CACHE_ENTRIES", "5000"))},
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop intelligence API",

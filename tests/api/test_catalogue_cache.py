@@ -4,7 +4,7 @@
 from __future__ import annotations
 
 import pytest
-from django.core.cache import cache
+from django.core.cache import caches
 
 from shop import services
 from tests.api.catalogue_fixtures import anon, shopper, shopper_b  # noqa: F401 (fixtures)
@@ -16,9 +16,9 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def serve_cache(settings):
     settings.SHOP_SERVE_CACHE_SECONDS = 30
-    cache.clear()
+    caches["serve"].clear()
     yield
-    cache.clear()
+    caches["serve"].clear()
 
 
 def test_a_repeated_product_read_costs_no_query_until_the_cache_expires(
@@ -33,7 +33,7 @@ def test_a_repeated_product_read_costs_no_query_until_the_cache_expires(
     services.stock_receive(product=product, quantity=5, reference="delivery")
     # Within the cache's lifetime the old figure is served; after it (here: cleared) the new one.
     assert anon.get(f"/api/products/{product.pk}/").json() == detail_first.json()
-    cache.clear()
+    caches["serve"].clear()
     assert anon.get(f"/api/products/{product.pk}/").json()["available"] == 7
 
 
