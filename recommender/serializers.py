@@ -1,3 +1,4 @@
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from .models import Mode
@@ -12,6 +13,7 @@ class SimilarQuerySerializer(serializers.Serializer):
     limit = serializers.IntegerField(min_value=1, max_value=50, default=10)
 
 
+@extend_schema_field({"type": "string", "pattern": r"^[0-9]{1,15}(,[0-9]{1,15}){0,49}$", "example": "1,2,3"})
 class ProductIdListField(serializers.Field):
     """Comma-separated product ids, e.g. ``1,2,3``: anything else is a 400, not a silent skip."""
 

@@ -17,8 +17,7 @@ from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Count, F, Q
 from django.utils.cache import get_conditional_response, patch_vary_headers
-from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, permissions, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -26,7 +25,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from config.api.errors import ProblemError
-from config.api.pagination import PageNumberPagination
 from config.api.schema import problem_responses
 
 from . import selectors, services_catalogue
@@ -42,6 +40,7 @@ from .serializers_catalogue import (
 )
 
 UNAVAILABLE = "Unknown or unavailable product."
+NOT_MODIFIED = OpenApiResponse(description="Not modified: the ETag in If-None-Match still matches; no body")
 
 
 def cached_answer(key: str, compute: Callable[[], Any]) -> Any:
@@ -124,6 +123,7 @@ class ProductFilter(django_filters.FilterSet):
         return queryset.filter(in_stock) if value == "true" else queryset.exclude(in_stock)
 
 
+@extend_schema_view(get=extend_schema(responses={200: ProductSerializer(many=True), 304: NOT_MODIFIED}))
 class ProductListApi(CacheableReadMixin, generics.ListAPIView):
     """Active products: search, filters, ordering by name, price or popularity, `page_size` up to 100."""
 
@@ -140,6 +140,7 @@ class ProductListApi(CacheableReadMixin, generics.ListAPIView):
         return Response(cached_answer(key, lambda: super(ProductListApi, self).list(request).data))
 
 
+@extend_schema_view(get=extend_schema(responses={200: ProductSerializer, 304: NOT_MODIFIED}))
 class ProductDetailApi(CacheableReadMixin, generics.RetrieveAPIView):
     """One active product; an inactive one is a 404, like an unknown id."""
 
@@ -154,6 +155,7 @@ class ProductDetailApi(CacheableReadMixin, generics.RetrieveAPIView):
         return Response(cached_answer(key, lambda: super(ProductDetailApi, self).retrieve(request).data))
 
 
+@extend_schema_view(get=extend_schema(responses={200: CategorySerializer(many=True), 304: NOT_MODIFIED}))
 class CategoryListApi(CacheableReadMixin, generics.ListAPIView):
     """Every category with its number of active products, by name (a short list: not paginated)."""
 
@@ -182,25 +184,23 @@ def _not_rated() -> ProblemError:
     return ProblemError(404, "not_found", "You have not rated this product, or it is unavailable.")
 
 
-class MyRatingListApi(APIView):
+class MyRatingListApi(generics.ListAPIView):
     """The signed-in customer's star ratings: list them, or rate a product (create or replace)."""
 
+    serializer_class = RatingSerializer
     permission_classes = [permissions.IsAuthenticated]
+    filter_backends: list = []
+
+    def get_queryset(self):
+        customer = _customer_or_403(self.request)
+        return Rating.objects.filter(customer=customer, product__active=True).order_by("-rated_at", "-id")
 
     @extend_schema(
         responses={200: RatingSerializer(many=True), **problem_responses({403: NO_CUSTOMER})},
-        parameters=[
-            OpenApiParameter("page", OpenApiTypes.INT, required=False),
-            OpenApiParameter("page_size", OpenApiTypes.INT, required=False),
-        ],
         summary="List my ratings, newest first",
     )
-    def get(self, request: Request) -> Response:
-        customer = _customer_or_403(request)
-        ratings = Rating.objects.filter(customer=customer, product__active=True).order_by("-rated_at", "-id")
-        paginator = PageNumberPagination()
-        page = paginator.paginate_queryset(ratings, request, view=self)
-        return paginator.get_paginated_response(RatingSerializer(page, many=True).data)
+    def get(self, request: Request, *args, **kwargs) -> Response:
+        return super().get(request, *args, **kwargs)
 
     @extend_schema(
         request=RatingCreateSerializer,
