@@ -22,7 +22,8 @@ from .serializers import (
 
 
 def _recommendations_response(request: Request, customer: Customer | None) -> Response:
-    query = RecommendationQuerySerializer(data=request.query_params)
+    # A plain dict: from a QueryDict DRF reads "?mode=" as "not given" and silently uses the default.
+    query = RecommendationQuerySerializer(data=request.query_params.dict())
     query.is_valid(raise_exception=True)
     items = selectors.recommendations_for(customer=customer, **query.validated_data)
     return Response(RecommendedProductSerializer(items, many=True).data)
@@ -39,7 +40,8 @@ class MyRecommendationsApi(APIView):
         "A user without a customer record gets the cold-start (popular) list.",
     )
     def get(self, request: Request) -> Response:
-        query = RecommendationQuerySerializer(data=request.query_params)
+        # A plain dict: from a QueryDict DRF reads "?mode=" as "not given" and silently uses the default.
+        query = RecommendationQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
 
         def compute() -> list:
@@ -73,7 +75,7 @@ class SimilarProductsApi(APIView):
         summary="Products similar to a product (bought together, then similar descriptions)",
     )
     def get(self, request: Request, pk: int) -> Response:
-        query = SimilarQuerySerializer(data=request.query_params)
+        query = SimilarQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
 
         def compute() -> list:
@@ -96,7 +98,7 @@ class BasketCompletionApi(APIView):
         "and out-of-stock products are left out; unknown or inactive ids in the basket are ignored.",
     )
     def get(self, request: Request) -> Response:
-        query = BasketQuerySerializer(data=request.query_params)
+        query = BasketQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
         products, limit = query.validated_data["products"], query.validated_data["limit"]
 

@@ -143,6 +143,8 @@ class SignUpApi(APIView):
             customer = services.customer_sign_up(**serializer.validated_data)
         except services.SignUpRefused as exc:
             raise ProblemError(400, "invalid", str(exc), errors=exc.errors) from None
+        except services.UsernameTaken as exc:
+            raise ProblemError(409, "username_taken", str(exc), errors={"username": [str(exc)]}) from None
         token = Token.objects.create(user=customer.user)
         return Response(
             TokenSerializer({"token": token.key, "user": customer.user}).data, status=status.HTTP_201_CREATED

@@ -40,6 +40,7 @@ from .serializers_catalogue import (
 )
 
 UNAVAILABLE = "Unknown or unavailable product."
+UNAVAILABLE_DETAIL = "Some products are unknown or unavailable; errors points at them by position."
 NOT_MODIFIED = OpenApiResponse(description="Not modified: the ETag in If-None-Match still matches; no body")
 
 
@@ -207,9 +208,7 @@ class MyRatingListApi(generics.ListAPIView):
         responses={
             200: RatingSerializer,
             201: RatingSerializer,
-            **problem_responses(
-                {400: "Invalid stars, or an unknown or unavailable product", 403: NO_CUSTOMER}
-            ),
+            **problem_responses({409: "Unknown or unavailable product (not named)", 403: NO_CUSTOMER}),
         },
         summary="Rate a product (201), or replace my rating of it (200)",
     )
@@ -224,7 +223,8 @@ class MyRatingListApi(generics.ListAPIView):
                 stars=serializer.validated_data["stars"],
             )
         except services_catalogue.ProductNotAvailable:
-            raise ValidationError({"product": [UNAVAILABLE]}) from None
+            errors = {"product": [UNAVAILABLE]}
+            raise ProblemError(409, "product_unavailable", UNAVAILABLE, errors=errors) from None
         except DjangoValidationError as exc:
             raise ValidationError(exc.message_dict) from None
         return Response(
@@ -295,29 +295,26 @@ class EventBatchApi(APIView):
         request=EventBatchSerializer,
         responses={
             202: EventBatchResultSerializer,
-            **problem_responses({400: "Invalid batch, too many events, or unavailable products"}),
+            **problem_responses({409: "Unknown or unavailable products (by position, not named)"}),
         },
         summary="Record a batch of product views and cart events",
-        description="A signed-in customer's events are theirs; anyone else sends a `session_id`. "
-        "The batch is stored with one insert, or not at all.",
+        description="Every caller sends the frontend's `session_id`; a signed-in customer's events are "
+        "also recorded as theirs. The batch is stored with one insert, or not at all.",
     )
     def post(self, request: Request) -> Response:
         serializer = EventBatchSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = serializer.validated_data
         customer = selectors.customer_for_user(user=request.user)
-        if customer is None and not data.get("session_id"):
-            raise ValidationError({"session_id": ["Required unless you are signed in as a customer."]})
         events = [
             services_catalogue.EventRequest(kind=e["type"], product_id=e["product"], quantity=e["quantity"])
             for e in data["events"]
         ]
         try:
             accepted = services_catalogue.product_events_record(
-                events=events, customer=customer, session_id=data.get("session_id", "")
+                events=events, customer=customer, session_id=data["session_id"]
             )
         except services_catalogue.ProductNotAvailable as exc:
-            bad = set(exc.args[0])
-            errors = [{"product": [UNAVAILABLE]} if i in bad else {} for i in range(len(events))]
-            raise ValidationError({"events": errors}) from None
+            errors = {f"events.{index}.product": [UNAVAILABLE] for index in exc.args[0]}
+            raise ProblemError(409, "product_unavailable", UNAVAILABLE_DETAIL, errors=errors) from None
         return Response({"accepted": accepted}, status=status.HTTP_202_ACCEPTED)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q
@@ -106,12 +107,46 @@ class Order(models.Model):
     placed_at = models.DateTimeField(default=timezone.now, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLACED, db_index=True)
     country = models.CharField(max_length=64, blank=True)
+    expires_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="A placed order still open at this time is cancelled and its reservation released; "
+        "empty: never (orders from before reservations expired).",
+    )
 
     class Meta:
         ordering = ["-placed_at", "-id"]
+        indexes = [
+            # The expiry sweep reads only open orders by deadline.
+            models.Index(fields=["expires_at"], condition=Q(status="placed"), name="order_open_expiry_idx"),
+        ]
 
     def __str__(self) -> str:
         return self.number
+
+
+class IdempotencyKey(models.Model):
+    """A customer's ``Idempotency-Key`` and the answer its first request got (Stripe's semantics).
+
+    The unique constraint, not a look-up before the insert, is what makes two concurrent requests
+    with one key place a single order: the second insert waits for the first transaction and fails.
+    """
+
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="idempotency_keys")
+    key = models.CharField(max_length=255)
+    fingerprint = models.CharField(max_length=64, help_text="sha256 of the request body, canonical JSON.")
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    response_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    response_body = models.JSONField(null=True, blank=True, encoder=DjangoJSONEncoder)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "key"], name="idempotencykey_unique_per_customer")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.customer_id}:{self.key}"
 
 
 class OrderLine(models.Model):

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Prefetch, QuerySet
 
-from .models import Customer, Product
+from .models import Customer, Order, OrderLine, Product
 
 
 def product_list(*, include_inactive: bool = False) -> QuerySet[Product]:
@@ -17,3 +17,26 @@ def customer_for_user(*, user) -> Customer | None:
     if not user or not user.is_authenticated:
         return None
     return Customer.objects.filter(user=user).first()
+
+
+def orders_visible_to(*, user) -> QuerySet[Order]:
+    """Orders a login may see, newest first: staff every order, a customer their own, anyone else none.
+
+    Lines and their products come in one extra query, whatever the page size.
+    """
+    orders = _with_lines(Order.objects.all()).order_by("-placed_at", "-id")
+    if not user or not user.is_authenticated:
+        return orders.none()
+    if user.is_staff:
+        return orders
+    return orders.filter(customer__user=user)
+
+
+def order_with_lines(*, order_id: int) -> Order:
+    return _with_lines(Order.objects.all()).get(pk=order_id)
+
+
+def _with_lines(orders: QuerySet[Order]) -> QuerySet[Order]:
+    return orders.prefetch_related(
+        Prefetch("lines", queryset=OrderLine.objects.select_related("product").order_by("line_number"))
+    )

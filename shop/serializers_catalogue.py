@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-import re
 from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import RegexValidator
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+
+from config.api.fields import StrictCharField, StrictIntegerField
 
 from .models import Category, Product, ProductEvent, Rating
 
@@ -43,7 +46,7 @@ class CategorySerializer(serializers.ModelSerializer):
 
 
 def _product_id_field(**kwargs) -> serializers.IntegerField:
-    return serializers.IntegerField(min_value=1, max_value=2**53, **kwargs)
+    return StrictIntegerField(min_value=1, max_value=2**63 - 1, **kwargs)
 
 
 class RatingSerializer(serializers.ModelSerializer):
@@ -55,6 +58,7 @@ class RatingSerializer(serializers.ModelSerializer):
         fields = ["product", "stars", "rated_at"]
 
 
+@extend_schema_field({"type": "number", "minimum": 0.5, "maximum": 5, "multipleOf": 0.5})
 class StarsField(serializers.DecimalField):
     def __init__(self, **kwargs) -> None:
         super().__init__(
@@ -67,6 +71,9 @@ class StarsField(serializers.DecimalField):
         )
 
     def to_internal_value(self, data):
+        # A JSON number, as the schema says: DecimalField alone would also take "4.5" or "4".
+        if isinstance(data, bool) or not isinstance(data, int | float):
+            self.fail("invalid")
         value = super().to_internal_value(data)
         if value % 1 not in (0, 0.5):
             raise serializers.ValidationError("Stars go from 0.5 to 5 in half steps.")
@@ -82,35 +89,43 @@ class RatingUpdateSerializer(serializers.Serializer):
     stars = StarsField()
 
 
-SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
+SESSION_ID = RegexValidator(r"^[A-Za-z0-9_-]{8,64}$", "8 to 64 letters, digits, '_' or '-'.")
 
 
 class EventSerializer(serializers.Serializer):
     type = serializers.ChoiceField(choices=ProductEvent.Kind.choices)
     product = _product_id_field()
-    quantity = serializers.IntegerField(min_value=1, max_value=1000, default=1)
+    quantity = StrictIntegerField(min_value=1, max_value=1000, default=1)
+
+
+class _EventsField(serializers.ListField):
+    """1 to SHOP_EVENTS_MAX_BATCH events (minItems/maxItems in the schema); an over-long list is
+    refused before any event is validated, so an oversized batch costs nothing."""
+
+    def __init__(self, **kwargs) -> None:
+        cap = settings.SHOP_EVENTS_MAX_BATCH
+        super().__init__(child=EventSerializer(), allow_empty=False, min_length=1, max_length=cap, **kwargs)
+
+    def to_internal_value(self, data):
+        if isinstance(data, list) and len(data) > self.max_length:
+            self.fail("max_length", max_length=self.max_length)
+        return super().to_internal_value(data)
 
 
 class EventBatchSerializer(serializers.Serializer):
-    session_id = serializers.CharField(
-        required=False,
+    # Always sent, signed in or not: it ties a visitor's anonymous views to their later sign-in.
+    session_id = StrictCharField(
+        min_length=8,
         max_length=64,
-        help_text="The frontend's anonymous session id (8-64 of A-Z, a-z, 0-9, _ and -); "
-        "required when the caller is not signed in as a customer, ignored otherwise.",
+        validators=[SESSION_ID],
+        help_text="The frontend's session id (8-64 of A-Z, a-z, 0-9, _ and -).",
     )
-    events = EventSerializer(many=True, allow_empty=False)
+    events = serializers.ListField(child=EventSerializer())  # replaced per request in __init__
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         # The cap is checked before any event is validated, so an oversized batch costs nothing.
-        self.fields["events"] = EventSerializer(
-            many=True, allow_empty=False, max_length=settings.SHOP_EVENTS_MAX_BATCH
-        )
-
-    def validate_session_id(self, value: str) -> str:
-        if not SESSION_ID.match(value):
-            raise serializers.ValidationError("8 to 64 letters, digits, '_' or '-'.")
-        return value
+        self.fields["events"] = _EventsField()
 
 
 class EventBatchResultSerializer(serializers.Serializer):

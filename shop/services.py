@@ -9,19 +9,22 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Literal
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
-from .models import Customer, Order, OrderLine, Product, StockMovement, StockRecord
+from .models import Customer, IdempotencyKey, Order, OrderLine, Product, StockMovement, StockRecord
 
 
 class ShopError(Exception):
@@ -40,9 +43,37 @@ class InsufficientStock(ShopError):
 
 
 class ProductUnavailable(ShopError):
-    def __init__(self, product: Product) -> None:
+    """Some ordered products are unknown or not for sale. The message names none of them: an inactive
+    product is invisible to customers, so it must not be told apart from one that never existed."""
+
+    def __init__(self, product_ids: Iterable[int]) -> None:
+        self.product_ids = sorted(set(product_ids))
+        super().__init__("Some products in this order are unavailable.")
+
+
+class ReservationLimitExceeded(ShopError):
+    """The customer would hold more units of one product in open orders than the shop allows."""
+
+    def __init__(self, *, product: Product, requested: int, held: int, limit: int) -> None:
         self.product = product
-        super().__init__(f"Product {product.sku} ({product.name}) is not for sale.")
+        self.requested = requested
+        self.held = held
+        self.limit = limit
+        super().__init__(
+            f"At most {limit} units of {product.sku} ({product.name}) may be reserved per customer: "
+            f"{held} already are in open orders, {requested} more were asked for."
+        )
+
+
+class TooManyLines(ShopError):
+    def __init__(self, *, count: int, limit: int) -> None:
+        self.count = count
+        self.limit = limit
+        super().__init__(f"An order may have at most {limit} lines, got {count}.")
+
+
+class IdempotencyKeyReused(ShopError):
+    """The key was first used with a different request body."""
 
 
 class InvalidOrderState(ShopError):
@@ -82,18 +113,25 @@ def order_place(
     lines: Sequence[LineRequest],
     number: str | None = None,
     placed_at: datetime | None = None,
+    expires_at: datetime | None | Literal["default"] = "default",
 ) -> Order:
-    """Place an order and reserve its stock, or raise ``InsufficientStock`` and change nothing."""
+    """Place an order and reserve its stock, or raise a ``ShopError`` and change nothing.
+
+    It takes the same number of queries for one line or ``ORDER_MAX_LINES``: products, stock and the
+    customer's open reservations are each read in one query, and written in bulk. The reservation
+    lapses at ``expires_at`` (by default ``RESERVATION_MINUTES`` from now; ``None``: never), when
+    ``order_expire_stale`` cancels the order if it is still open.
+    """
     if not lines:
         raise ValueError("An order needs at least one line.")
+    limit = settings.SHOP["ORDER_MAX_LINES"]
+    if len(lines) > limit:
+        raise TooManyLines(count=len(lines), limit=limit)
     quantities = _merge_lines(lines)
     products = Product.objects.in_bulk(list(quantities))
-    unknown = set(quantities) - set(products)
-    if unknown:
-        raise Product.DoesNotExist(f"Unknown product ids: {sorted(unknown)}")
-    for product in products.values():
-        if not product.active:
-            raise ProductUnavailable(product)
+    unavailable = [pid for pid in quantities if pid not in products or not products[pid].active]
+    if unavailable:
+        raise ProductUnavailable(unavailable)
 
     stock = _locked_stock(quantities)
     for product_id in sorted(quantities):
@@ -102,15 +140,22 @@ def order_place(
             raise InsufficientStock(
                 product=products[product_id], requested=quantities[product_id], available=record.available
             )
+    if customer is not None:
+        # Read under the stock locks, so two orders of one customer cannot both slip under the cap.
+        _check_reservation_cap(customer=customer, quantities=quantities, products=products)
     for product_id, quantity in quantities.items():
         stock[product_id].reserved += quantity
     StockRecord.objects.bulk_update(stock.values(), ["reserved", "updated_at"])
 
+    now = timezone.now()
+    if expires_at == "default":
+        expires_at = now + timedelta(minutes=settings.SHOP["RESERVATION_MINUTES"])
     order = Order(
         number=number or uuid.uuid4().hex[:16].upper(),
         customer=customer,
-        placed_at=placed_at or timezone.now(),
+        placed_at=placed_at or now,
         country=customer.country if customer else "",
+        expires_at=expires_at,
     )
     order.full_clean()
     order.save()
@@ -125,6 +170,104 @@ def order_place(
         for index, (product_id, quantity) in enumerate(sorted(quantities.items()), start=1)
     )
     return order
+
+
+def _check_reservation_cap(
+    *, customer: Customer, quantities: dict[int, int], products: dict[int, Product]
+) -> None:
+    cap = settings.SHOP["MAX_RESERVED_PER_PRODUCT"]
+    held = dict(
+        OrderLine.objects.filter(
+            order__customer=customer, order__status=Order.Status.PLACED, product_id__in=list(quantities)
+        )
+        .values("product_id")
+        .annotate(total=Sum("quantity"))
+        .values_list("product_id", "total")
+    )
+    for product_id in sorted(quantities):
+        already = held.get(product_id, 0)
+        if already + quantities[product_id] > cap:
+            raise ReservationLimitExceeded(
+                product=products[product_id], requested=quantities[product_id], held=already, limit=cap
+            )
+
+
+@dataclass(frozen=True)
+class IdempotentOutcome:
+    """The answer to an order request: the first one's, replayed, when the key was seen before."""
+
+    order_id: int | None
+    status: int
+    body: dict
+    replayed: bool
+
+
+@transaction.atomic
+def order_place_idempotent(
+    *,
+    customer: Customer,
+    lines: Sequence[LineRequest],
+    key: str,
+    fingerprint: str,
+    render: Callable[[Order], dict],
+) -> IdempotentOutcome:
+    """``order_place`` under an ``Idempotency-Key``: a repeat of the key within the window gets the
+    first answer and places nothing; the key with another body raises ``IdempotencyKeyReused``.
+
+    The key row is inserted in the order's transaction, so a failed placement (out of stock...)
+    records nothing and may be retried with the same key. A concurrent duplicate blocks on the unique
+    index until the first commits, then replays its answer.
+    """
+    window = timedelta(hours=settings.SHOP["IDEMPOTENCY_KEY_HOURS"])
+    IdempotencyKey.objects.filter(customer=customer, key=key, created_at__lt=timezone.now() - window).delete()
+    try:
+        with transaction.atomic():  # a savepoint: the failed insert must not spoil the transaction
+            record = IdempotencyKey.objects.create(customer=customer, key=key, fingerprint=fingerprint)
+    except IntegrityError:
+        record = IdempotencyKey.objects.get(customer=customer, key=key)
+        if record.fingerprint != fingerprint:
+            raise IdempotencyKeyReused(
+                "This Idempotency-Key was used with a different request body; use a new key."
+            ) from None
+        return IdempotentOutcome(
+            order_id=record.order_id, status=record.response_status, body=record.response_body, replayed=True
+        )
+    order = order_place(customer=customer, lines=lines)
+    body = render(order)
+    record.order = order
+    record.response_status = 201
+    record.response_body = body
+    record.save(update_fields=["order", "response_status", "response_body"])
+    return IdempotentOutcome(order_id=order.pk, status=201, body=body, replayed=False)
+
+
+def idempotency_keys_purge(*, now: datetime | None = None) -> int:
+    """Forget keys older than the window (they would be ignored anyway)."""
+    window = timedelta(hours=settings.SHOP["IDEMPOTENCY_KEY_HOURS"])
+    deleted, _ = IdempotencyKey.objects.filter(created_at__lt=(now or timezone.now()) - window).delete()
+    return deleted
+
+
+def order_expire_stale(*, now: datetime | None = None, batch_size: int = 500) -> int:
+    """Cancel open orders whose reservation lapsed, each through ``order_cancel`` (its own transaction).
+
+    An order fulfilled or cancelled meanwhile is skipped: ``order_cancel`` re-checks the state under
+    the row lock, so the sweep never races a fulfilment into a double release.
+    """
+    now = now or timezone.now()
+    cancelled = 0
+    stale = (
+        Order.objects.filter(status=Order.Status.PLACED, expires_at__lte=now)
+        .order_by("expires_at", "pk")
+        .values_list("pk", flat=True)[:batch_size]
+    )
+    for order_id in list(stale):
+        try:
+            order_cancel(order=Order(pk=order_id))
+        except InvalidOrderState:
+            continue
+        cancelled += 1
+    return cancelled
 
 
 def _order_quantities(order: Order) -> dict[int, int]:
@@ -260,6 +403,7 @@ def stock_set_levels(
 
 
 def order_total(order: Order) -> Decimal:
+    """The order's value: sum of quantity x unit price (uses prefetched lines when there are)."""
     return sum((line.quantity * line.unit_price for line in order.lines.all()), Decimal("0"))
 
 
@@ -272,6 +416,10 @@ class SignUpRefused(ShopError):
     def __init__(self, errors: dict[str, list[str]]) -> None:
         self.errors = errors
         super().__init__("; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items()))
+
+
+class UsernameTaken(ShopError):
+    """Another account has this username (compared case-insensitively)."""
 
 
 @transaction.atomic
@@ -288,17 +436,17 @@ def customer_sign_up(*, username: str, password: str, email: str = "", country: 
         validate_password(password, user=user)
     except ValidationError as exc:
         errors["password"] = list(exc.messages)
-    if user_model.objects.filter(username__iexact=username).exists():
-        errors["username"] = ["That username is taken."]
     if errors:
         raise SignUpRefused(errors)
+    if user_model.objects.filter(username__iexact=username).exists():
+        raise UsernameTaken("That username is taken.")
     user.set_password(password)
     try:
         # A savepoint, so a racing sign-up with the same name leaves this transaction usable.
         with transaction.atomic():
             user.save()
     except IntegrityError:
-        raise SignUpRefused({"username": ["That username is taken."]}) from None
+        raise UsernameTaken("That username is taken.") from None
     customer = Customer(external_id=f"user-{user.pk}", user=user, country=country)
     customer.full_clean()
     customer.save()

@@ -63,14 +63,16 @@ class EventRequest:
 
 
 def product_events_record(
-    *, events: Sequence[EventRequest], customer: Customer | None = None, session_id: str = ""
+    *, events: Sequence[EventRequest], session_id: str, customer: Customer | None = None
 ) -> int:
     """Store a batch of storefront events with one insert; every product must be active.
 
-    Raises ``ProductNotAvailable`` carrying the indexes of the offending events (never their names).
+    The session id is kept even for a signed-in customer, so views made before signing in can be
+    joined to the customer later. Raises ``ProductNotAvailable`` carrying the indexes of the
+    offending events (never the products' names).
     """
-    if customer is None and not session_id:
-        raise ValidationError({"session_id": "An anonymous visitor must send a session id."})
+    if not session_id:
+        raise ValidationError({"session_id": "A session id is required."})
     wanted = {event.product_id for event in events}
     active = set(Product.objects.active().filter(pk__in=wanted).values_list("pk", flat=True))
     bad = [index for index, event in enumerate(events) if event.product_id not in active]
@@ -82,7 +84,7 @@ def product_events_record(
             kind=event.kind,
             product_id=event.product_id,
             customer=customer,
-            session_id="" if customer is not None else session_id,
+            session_id=session_id,
             quantity=event.quantity,
             occurred_at=now,
         )

@@ -14,5 +14,7 @@ urlpatterns = [
     path("me/ratings/", api_catalogue.MyRatingListApi.as_view(), name="my-rating-list"),
     path("me/ratings/<int:product_id>/", api_catalogue.MyRatingDetailApi.as_view(), name="my-rating-detail"),
     path("events/", api_catalogue.EventBatchApi.as_view(), name="event-batch"),
-    path("orders/", api.OrderPlaceApi.as_view(), name="order-place"),
+    path("orders/", api.OrderListCreateApi.as_view(), name="order-list"),
+    path("orders/<int:pk>/", api.OrderDetailApi.as_view(), name="order-detail"),
+    path("orders/<int:pk>/cancel/", api.OrderCancelApi.as_view(), name="order-cancel"),
 ]

@@ -94,12 +94,18 @@ def problem_http_response(
 
 
 class ProblemError(exceptions.APIException):
-    """Raise from a view for a domain error: ``ProblemError(409, "insufficient_stock", "...")``."""
+    """Raise from a view for a domain error: ``ProblemError(409, "insufficient_stock", "...")``.
 
-    def __init__(self, status_code: int, code: str, detail: str, errors: dict | None = None) -> None:
+    ``extra`` members are added to the body (RFC 9457 extension members), e.g. ``available=3``.
+    """
+
+    def __init__(
+        self, status_code: int, code: str, detail: str, errors: dict | None = None, **extra: Any
+    ) -> None:
         self.status_code = status_code
         self.problem_code = code
         self.errors = errors or {}
+        self.extra = extra
         super().__init__(detail=detail, code=code)
 
 
@@ -121,18 +127,6 @@ def flatten_errors(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     else:
         flat[prefix or "non_field_errors"] = [str(detail)]
     return flat
-
-
-def _first_code(codes: Any) -> str | None:
-    if isinstance(codes, str):
-        return codes
-    if isinstance(codes, dict):
-        codes = list(codes.values())
-    for item in codes or []:
-        found = _first_code(item)
-        if found:
-            return found
-    return None
 
 
 def exception_handler(exc: Exception, context: dict) -> Response | None:
@@ -161,16 +155,15 @@ def exception_handler(exc: Exception, context: dict) -> Response | None:
             detail=str(exc.detail),
             errors=exc.errors,
             headers=headers,
+            **exc.extra,
         )
     if isinstance(exc, exceptions.ValidationError):
+        # Always "invalid": the field-level reasons are in ``errors``, the code stays one thing to match.
         errors = flatten_errors(exc.detail)
-        code = _first_code(exc.get_codes()) if len(errors) == 1 else None
-        if code in {None, "invalid"} or len(errors) != 1:
-            code = "invalid"
         detail = "; ".join(f"{field}: {' '.join(msgs)}" for field, msgs in errors.items())
         if set(errors) == {"non_field_errors"}:
             errors = {}
-        return problem(status_code=exc.status_code, code=code, detail=detail, errors=errors, headers=headers)
+        return problem(status_code=400, code="invalid", detail=detail, errors=errors, headers=headers)
     detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
     code = exc.get_codes() if isinstance(exc.get_codes(), str) else None
     return problem(status_code=exc.status_code, code=code, detail=str(detail), headers=headers)

@@ -188,6 +188,9 @@ SPECTACULAR_SETTINGS = {
     "RFC 9457 problem document (application/problem+json) with a stable `code`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Separate request and response components, so read-only fields are not asked for in bodies and
+    # request constraints (minLength of required strings...) are stated for clients and fuzzers.
+    "COMPONENT_SPLIT_REQUEST": True,
 }
 
 # --- Orders -------------------------------------------------------------------
@@ -200,6 +203,8 @@ SHOP = {
     "RESERVATION_MINUTES": int(os.environ.get("SHOP_RESERVATION_MINUTES", "30")),
     # How long an Idempotency-Key is remembered per customer.
     "IDEMPOTENCY_KEY_HOURS": int(os.environ.get("SHOP_IDEMPOTENCY_KEY_HOURS", "24")),
+    # Every price is in this currency (ISO 4217); the bundled data is a UK shop's.
+    "CURRENCY": os.environ.get("SHOP_CURRENCY", "GBP"),
 }
 
 # --- Storefront catalogue ---------------------------------------------------

@@ -20,7 +20,7 @@ def test_a_customer_rates_updates_lists_and_deletes_their_own_ratings(shopper, s
     created = shopper.client.post("/api/me/ratings/", {"product": mug.pk, "stars": 4.5}, format="json")
     assert created.status_code == 201, created.content
     assert created.json()["stars"] == 4.5 and created.json()["product"] == mug.pk
-    replaced = shopper.client.post("/api/me/ratings/", {"product": mug.pk, "stars": "3"}, format="json")
+    replaced = shopper.client.post("/api/me/ratings/", {"product": mug.pk, "stars": 3}, format="json")
     assert replaced.status_code == 200 and replaced.json()["stars"] == 3
     assert shopper.client.put(f"/api/me/ratings/{bag.pk}/", {"stars": 0.5}, format="json").status_code == 201
     assert shopper.client.put(f"/api/me/ratings/{bag.pk}/", {"stars": 5}, format="json").status_code == 200
@@ -39,7 +39,9 @@ def test_a_customer_rates_updates_lists_and_deletes_their_own_ratings(shopper, s
     ]
 
 
-@pytest.mark.parametrize("stars", [0, 0.25, 4.3, 5.5, -1, "abc", "NaN", "Infinity", None, "", [4]])
+@pytest.mark.parametrize(
+    "stars", [0, 0.25, 4.3, 5.5, -1, "4", "4.5", True, "abc", "NaN", "Infinity", None, "", "4\x00", [4]]
+)
 def test_stars_outside_half_steps_from_half_to_five_are_400_and_write_nothing(shopper, stars):
     product = make_product()
     response = shopper.client.post("/api/me/ratings/", {"product": product.pk, "stars": stars}, format="json")
@@ -52,7 +54,7 @@ def test_rating_an_inactive_or_unknown_product_does_not_name_it(shopper):
     hidden = make_product(active=False, name="Secret prototype lamp")
     for product_id in (hidden.pk, 10**12):
         response = shopper.client.post("/api/me/ratings/", {"product": product_id, "stars": 4}, format="json")
-        assert response.status_code == 400
+        assert response.status_code == 409 and response.json()["code"] == "product_unavailable"
         assert hidden.sku not in response.content.decode() and "Secret" not in response.content.decode()
     put = shopper.client.put(f"/api/me/ratings/{hidden.pk}/", {"stars": 4}, format="json")
     assert put.status_code == 404 and "Secret" not in put.content.decode()
@@ -99,11 +101,12 @@ def test_ratings_list_query_count_does_not_grow_with_the_page_size(shopper, djan
 def test_a_customers_events_are_stored_with_one_insert(shopper, django_assert_num_queries):
     mug, bag = make_product(), make_product()
     batch = {
+        "session_id": "sess-0123456789",
         "events": [
             {"type": "view", "product": mug.pk},
             {"type": "cart_add", "product": bag.pk, "quantity": 2},
             {"type": "cart_remove", "product": bag.pk},
-        ]
+        ],
     }
     # token, customer, active-product check, one bulk insert
     with django_assert_num_queries(4):
@@ -119,7 +122,7 @@ def test_a_customers_events_are_stored_with_one_insert(shopper, django_assert_nu
     ]
 
 
-def test_an_anonymous_visitor_sends_a_session_id(anon):
+def test_every_caller_sends_a_session_id_and_an_anonymous_one_has_no_customer(anon, shopper):
     product = make_product()
     events = [{"type": "view", "product": product.pk}]
     assert anon.post("/api/events/", {"events": events}, format="json").status_code == 400
@@ -132,20 +135,23 @@ def test_an_anonymous_visitor_sends_a_session_id(anon):
     ok = anon.post("/api/events/", {"events": events, "session_id": "sess-0123456789"}, format="json")
     assert ok.status_code == 202
     assert ProductEvent.objects.get().session_id == "sess-0123456789"
+    assert ProductEvent.objects.get().customer is None
+    assert shopper.client.post("/api/events/", {"events": events}, format="json").status_code == 400
 
 
 def test_a_batch_with_an_unknown_or_inactive_product_is_rejected_whole_without_naming_it(shopper):
     good = make_product()
     hidden = make_product(active=False, name="Unreleased teapot")
     batch = {
+        "session_id": "sess-0123456789",
         "events": [
             {"type": "view", "product": good.pk},
             {"type": "view", "product": hidden.pk},
             {"type": "cart_add", "product": 10**12},
-        ]
+        ],
     }
     response = shopper.client.post("/api/events/", batch, format="json")
-    assert response.status_code == 400
+    assert response.status_code == 409 and response.json()["code"] == "product_unavailable"
     body = response.content.decode()
     assert "Unreleased" not in body and hidden.sku not in body
     # The offending events are named by their position in the batch, never by the product.
@@ -159,6 +165,9 @@ def test_a_batch_with_an_unknown_or_inactive_product_is_rejected_whole_without_n
         {"type": "purchase", "product": 1},
         {"type": "view", "product": -1},
         {"type": "view", "product": 1.5},
+        {"type": "view", "product": "1"},
+        {"type": "view", "product": 10**30},
+        {"type": "cart_add", "product": 1, "quantity": "2"},
         {"type": "cart_add", "product": 1, "quantity": 0},
         {"type": "cart_add", "product": 1, "quantity": 10**9},
         {"type": "view\x00", "product": 1},
@@ -166,7 +175,8 @@ def test_a_batch_with_an_unknown_or_inactive_product_is_rejected_whole_without_n
 )
 def test_malformed_events_are_400(shopper, event):
     make_product()
-    assert shopper.client.post("/api/events/", {"events": [event]}, format="json").status_code == 400
+    body = {"session_id": "sess-0123456789", "events": [event]}
+    assert shopper.client.post("/api/events/", body, format="json").status_code == 400
     assert not ProductEvent.objects.exists()
 
 
@@ -174,7 +184,16 @@ def test_the_batch_size_is_capped(shopper):
     product = make_product()
     with override_settings(SHOP_EVENTS_MAX_BATCH=3):
         events = [{"type": "view", "product": product.pk}] * 4
-        assert shopper.client.post("/api/events/", {"events": events}, format="json").status_code == 400
-        assert shopper.client.post("/api/events/", {"events": events[:3]}, format="json").status_code == 202
-    assert shopper.client.post("/api/events/", {"events": []}, format="json").status_code == 400
+        post = shopper.client.post
+        assert (
+            post("/api/events/", {"session_id": "s" * 8, "events": events}, format="json").status_code == 400
+        )
+        assert (
+            post("/api/events/", {"session_id": "s" * 8, "events": events[:3]}, format="json").status_code
+            == 202
+        )
+    assert (
+        shopper.client.post("/api/events/", {"session_id": "s" * 8, "events": []}, format="json").status_code
+        == 400
+    )
     assert ProductEvent.objects.count() == 3

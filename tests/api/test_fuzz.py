@@ -1,0 +1,80 @@
+"""Schemathesis fuzzes every operation of the OpenAPI document, as anonymous, customer and staff.
+
+The schema is served by the app itself (``/api/schema/``) and every request goes through the WSGI
+app in-process, so this is the contract the frontend gets: 0 server errors, 0 schema violations,
+0 undocumented statuses or content types, with every built-in check on. Examples are bounded
+(``FUZZ_MAX_EXAMPLES``) so the whole module stays within a couple of minutes on the CI box.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+import schemathesis
+from django.core.wsgi import get_wsgi_application
+from hypothesis import HealthCheck, settings
+from rest_framework.authtoken.models import Token
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
+
+from tests.shop.factories import make_product
+
+from .conftest import make_user
+
+FUZZ_MAX_EXAMPLES = 8
+IDEMPOTENCY_KEY = re.compile(r"[ -~]{1,255}")
+
+# Operations where a schema-valid request may rightly be refused with 400, because the rule cannot be
+# written in OpenAPI. Only the "valid data is accepted" check is skipped for them; every other check
+# (no 5xx, documented status, body and content type...) still runs, and tests/api/ covers the rules.
+POSITIVE_DATA_EXEMPT = {
+    ("POST", "/api/auth/signup/"): "Django's password validators (common, numeric, like the username)",
+    ("POST", "/api/auth/token/"): "wrong credentials are well-formed but refused",
+    ("POST", "/api/auth/session/"): "wrong credentials are well-formed but refused",
+    ("GET", "/api/reorders/"): "?supplier= must name an existing supplier",
+    # LEAD: api-catalogue reworks product filtering; drop this entry if its bounds are in the schema.
+    ("GET", "/api/products/"): "min_price/max_price above django-filter's 1e50 bound are refused",
+}
+# Operations whose lenient parsing belongs to another change. LEAD: the api-catalogue branch parses
+# /api/products/'s in_stock strictly; drop this entry when it is merged.
+NEGATIVE_DATA_EXEMPT = {
+    ("GET", "/api/products/"): "in_stock=null is read as 'not given' until api-catalogue's strict parsing",
+}
+
+schema = schemathesis.openapi.from_wsgi("/api/schema/?format=json", get_wsgi_application())
+
+
+@pytest.fixture
+def identities(db) -> dict[str, dict[str, str]]:
+    for _ in range(3):
+        make_product(stock=50)
+    make_product(stock=5, active=False)
+    headers = {"anonymous": {}}
+    for name, user in (
+        ("customer", make_user("fuzz-customer")),
+        ("staff", make_user("fuzz-staff", customer=False, staff=True)),
+    ):
+        headers[name] = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+    return headers
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("who", ["anonymous", "customer", "staff"])
+@schema.parametrize()
+@settings(
+    max_examples=FUZZ_MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=list(HealthCheck),
+)
+def test_every_operation_honours_its_contract(case, who, identities):
+    operation = (case.operation.method.upper(), case.operation.path)
+    key = (case.headers or {}).get("Idempotency-Key")
+    if key is not None and IDEMPOTENCY_KEY.fullmatch(key):
+        # A valid key is made unique: Hypothesis repeats small strings across examples, and the same key
+        # with another body is a 422 by design (tests/api/test_orders.py covers replays and reuse).
+        case.headers["Idempotency-Key"] = f"{key[:200]}-{uuid.uuid4()}"
+    excluded = [positive_data_acceptance] if operation in POSITIVE_DATA_EXEMPT else []
+    excluded += [negative_data_rejection] if operation in NEGATIVE_DATA_EXEMPT else []
+    case.call_and_validate(headers=identities[who], excluded_checks=excluded)
