@@ -197,3 +197,23 @@ def test_the_batch_size_is_capped(shopper):
         == 400
     )
     assert ProductEvent.objects.count() == 3
+
+
+@pytest.mark.parametrize("url", ["/api/events/", "/api/me/ratings/"])
+@pytest.mark.parametrize(
+    ("body", "content_type", "status"),
+    [
+        ('{"session_id": "sess-1234567", "events": [', "application/json", 400),
+        ("[]", "application/json", 400),
+        ("null", "application/json", 400),
+        ("session_id=sess-12345678", "application/x-www-form-urlencoded", 415),
+        ("anything", "text/plain", 415),
+    ],
+)
+def test_malformed_bodies_and_wrong_content_types_are_4xx_problems_and_write_nothing(
+    shopper, url, body, content_type, status
+):
+    make_product()
+    response = shopper.client.generic("POST", url, body, content_type=content_type)
+    assert response.status_code == status and response["Content-Type"] == "application/problem+json"
+    assert not ProductEvent.objects.exists() and not Rating.objects.exists()
