@@ -201,15 +201,30 @@ def start_server(args) -> subprocess.Popen:
         "--log-level=warning",
         "--backlog=2048",
     ]
+    try:
+        asyncio.run(http(args.port, "GET", "/api/health/", {}, None))
+        sys.exit(f"Something already answers on port {args.port}: choose another --port.")
+    except OSError:
+        pass
     server = subprocess.Popen(command, cwd=ROOT, env=env, start_new_session=True)
-    for _ in range(100):
+    for _ in range(300):
         try:
             if asyncio.run(http(args.port, "GET", "/api/health/", {}, None))[0] == 200:
                 return server
         except OSError:
             time.sleep(0.2)
-    server.terminate()
-    sys.exit("gunicorn did not answer /api/health/ within 20 s")
+    stop_server(server)
+    sys.exit("gunicorn did not answer /api/health/ within 60 s")
+
+
+def stop_server(server: subprocess.Popen) -> None:
+    """Quick shutdown (SIGINT), then the whole process group if it lingers on a loaded machine."""
+    server.send_signal(signal.SIGINT)
+    try:
+        server.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        os.killpg(server.pid, signal.SIGKILL)
+        server.wait(timeout=30)
 
 
 def main() -> None:
@@ -290,8 +305,7 @@ def main() -> None:
         with open("/proc/loadavg") as f:
             load_end = f.read().split()[:3]
     finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        server.wait(timeout=30)
+        stop_server(server)
 
     ceiling = len(results[0].latencies) / results[0].elapsed
     print(

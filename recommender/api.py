@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from shop.api_catalogue import cached_answer
+from shop.api_catalogue import NOT_MODIFIED, CacheableReadMixin, cached_answer
 from shop.models import Customer, Product
 
 from . import selectors
@@ -66,12 +66,12 @@ class CustomerRecommendationsApi(APIView):
         return _recommendations_response(request, get_object_or_404(Customer, pk=pk))
 
 
-class SimilarProductsApi(APIView):
+class SimilarProductsApi(CacheableReadMixin, APIView):
     permission_classes = [permissions.AllowAny]
 
     @extend_schema(
         parameters=[SimilarQuerySerializer],
-        responses=RecommendedProductSerializer(many=True),
+        responses={200: RecommendedProductSerializer(many=True), 304: NOT_MODIFIED},
         summary="Products similar to a product (bought together, then similar descriptions)",
     )
     def get(self, request: Request, pk: int) -> Response:
@@ -87,12 +87,12 @@ class SimilarProductsApi(APIView):
         return Response(cached_answer("similar:{}:{limit}".format(pk, **query.validated_data), compute))
 
 
-class BasketCompletionApi(APIView):
+class BasketCompletionApi(CacheableReadMixin, APIView):
     permission_classes = [permissions.AllowAny]
 
     @extend_schema(
         parameters=[BasketQuerySerializer],
-        responses=RecommendedProductSerializer(many=True),
+        responses={200: RecommendedProductSerializer(many=True), 304: NOT_MODIFIED},
         summary="Complete your basket: products often bought with the given ones",
         description="From the stored similar-product lists (no model call). The given products, inactive "
         "and out-of-stock products are left out; unknown or inactive ids in the basket are ignored.",

@@ -93,3 +93,13 @@ def test_similar_list_of_an_inactive_product_is_404_and_never_lists_inactive_one
     body = anon.get(f"/api/products/{lists['a'].pk}/similar/", {"limit": 10}).json()
     shown = {item["product_id"] for item in body}
     assert lists["b"].pk in shown and lists["hidden"].pk not in shown and lists["empty"].pk not in shown
+
+
+def test_anonymous_similar_and_basket_answers_are_publicly_cacheable_with_an_etag(anon, lists):
+    for url, params in (
+        (f"/api/products/{lists['a'].pk}/similar/", {}),
+        ("/api/recommendations/basket/", {"products": str(lists["a"].pk)}),
+    ):
+        response = anon.get(url, params)
+        assert response["Cache-Control"].startswith("public, max-age=")
+        assert anon.get(url, params, HTTP_IF_NONE_MATCH=response["ETag"]).status_code == 304
