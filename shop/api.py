@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from django.conf import settings
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.exceptions import NotFound
@@ -94,18 +95,24 @@ class OrderListCreateApi(generics.GenericAPIView):
         serializer = OrderPlaceInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         raw_lines = serializer.validated_data["lines"]
+        cap = settings.SHOP["MAX_RESERVED_PER_PRODUCT"]  # the storefront's policy; staff tools have none
         lines = [
             services.LineRequest(product_id=line["product"], quantity=line["quantity"]) for line in raw_lines
         ]
         try:
             if key is None:
-                order = services.order_place(customer=customer, lines=lines)
+                order = services.order_place(customer=customer, lines=lines, max_reserved_per_product=cap)
                 return Response(self._render(order), status=status.HTTP_201_CREATED)
             fingerprint = hashlib.sha256(
                 json.dumps(request.data, sort_keys=True, separators=(",", ":")).encode()
             ).hexdigest()
             outcome = services.order_place_idempotent(
-                customer=customer, lines=lines, key=key, fingerprint=fingerprint, render=self._render
+                customer=customer,
+                lines=lines,
+                key=key,
+                fingerprint=fingerprint,
+                render=self._render,
+                max_reserved_per_product=cap,
             )
         except services.ProductUnavailable as exc:
             raise ProblemError(

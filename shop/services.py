@@ -114,8 +114,12 @@ def order_place(
     number: str | None = None,
     placed_at: datetime | None = None,
     expires_at: datetime | None | Literal["default"] = "default",
+    max_reserved_per_product: int | None = None,
 ) -> Order:
     """Place an order and reserve its stock, or raise a ``ShopError`` and change nothing.
+
+    ``max_reserved_per_product`` caps the units of each product the customer may hold in open orders
+    (the storefront passes ``SHOP["MAX_RESERVED_PER_PRODUCT"]``; staff tools and imports pass none).
 
     It takes the same number of queries for one line or ``ORDER_MAX_LINES``: products, stock and the
     customer's open reservations are each read in one query, and written in bulk. The reservation
@@ -140,9 +144,11 @@ def order_place(
             raise InsufficientStock(
                 product=products[product_id], requested=quantities[product_id], available=record.available
             )
-    if customer is not None:
+    if customer is not None and max_reserved_per_product is not None:
         # Read under the stock locks, so two orders of one customer cannot both slip under the cap.
-        _check_reservation_cap(customer=customer, quantities=quantities, products=products)
+        _check_reservation_cap(
+            customer=customer, quantities=quantities, products=products, cap=max_reserved_per_product
+        )
     for product_id, quantity in quantities.items():
         stock[product_id].reserved += quantity
     StockRecord.objects.bulk_update(stock.values(), ["reserved", "updated_at"])
@@ -173,9 +179,8 @@ def order_place(
 
 
 def _check_reservation_cap(
-    *, customer: Customer, quantities: dict[int, int], products: dict[int, Product]
+    *, customer: Customer, quantities: dict[int, int], products: dict[int, Product], cap: int
 ) -> None:
-    cap = settings.SHOP["MAX_RESERVED_PER_PRODUCT"]
     held = dict(
         OrderLine.objects.filter(
             order__customer=customer, order__status=Order.Status.PLACED, product_id__in=list(quantities)
@@ -210,6 +215,7 @@ def order_place_idempotent(
     key: str,
     fingerprint: str,
     render: Callable[[Order], dict],
+    max_reserved_per_product: int | None = None,
 ) -> IdempotentOutcome:
     """``order_place`` under an ``Idempotency-Key``: a repeat of the key within the window gets the
     first answer and places nothing; the key with another body raises ``IdempotencyKeyReused``.
@@ -232,7 +238,7 @@ def order_place_idempotent(
         return IdempotentOutcome(
             order_id=record.order_id, status=record.response_status, body=record.response_body, replayed=True
         )
-    order = order_place(customer=customer, lines=lines)
+    order = order_place(customer=customer, lines=lines, max_reserved_per_product=max_reserved_per_product)
     body = render(order)
     record.order = order
     record.response_status = 201

@@ -91,6 +91,16 @@ class ProblemAutoSchema(AutoSchema):
 
     def _get_response_bodies(self, direction="response"):
         responses = super()._get_response_bodies(direction)
+        for status_code, response in list(responses.items()):
+            if status_code >= "400" and "content" not in response:
+                # A view that described an error without a body (a description only) still answers
+                # a problem document: say so.
+                responses[status_code] = self._get_response_for_code(
+                    problem_response(response.get("description", "")),
+                    status_code,
+                    [PROBLEM_CONTENT_TYPE],
+                    direction,
+                )
         for status_code, description in self._default_problems().items():
             if str(status_code) not in responses:
                 responses[str(status_code)] = self._get_response_for_code(

@@ -7,6 +7,8 @@ scope off.
 
 from __future__ import annotations
 
+import hashlib
+
 from django.conf import settings
 from rest_framework import throttling
 
@@ -47,6 +49,8 @@ class SignInIPThrottle(_SettingsRate, throttling.SimpleRateThrottle):
     scope = "signin_ip"
 
     def get_cache_key(self, request, view):
+        if request.method != "POST":
+            return None  # fetching a CSRF token or signing out is not an attempt
         return self.cache_format % {"scope": self.scope, "ident": self.get_ident(request)}
 
 
@@ -63,8 +67,6 @@ class SignInUsernameThrottle(_SettingsRate, throttling.SimpleRateThrottle):
         if not isinstance(username, str) or not username:
             return None
         # Hash so any string (long, odd characters) makes a valid cache key.
-        import hashlib
-
         ident = hashlib.sha256(username.strip().lower().encode("utf-8", "replace")).hexdigest()
         return self.cache_format % {"scope": self.scope, "ident": ident}
 

@@ -144,3 +144,11 @@ def test_sign_in_is_throttled_per_username_across_ips(alice, settings):
     right = {"username": "alice", "password": "pw-alice-Secret-9"}
     assert client.post("/api/auth/token/", right, format="json", REMOTE_ADDR="10.9.9.9").status_code == 429
     assert client.post("/api/auth/session/", right, format="json", REMOTE_ADDR="10.9.9.8").status_code == 429
+
+
+def test_fetching_the_csrf_token_is_not_a_sign_in_attempt(alice, settings):
+    settings.API_THROTTLE_RATES = {**settings.API_THROTTLE_RATES, "signin_ip": "2/min"}
+    client = APIClient()
+    assert [client.get("/api/auth/session/").status_code for _ in range(5)] == [200] * 5
+    right = {"username": "alice", "password": "pw-alice-Secret-9"}
+    assert client.post("/api/auth/session/", right, format="json").status_code == 200

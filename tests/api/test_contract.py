@@ -142,3 +142,19 @@ def test_customers_are_throttled_per_user_not_per_ip(alice, bob, settings):
     client = token_client(alice)
     assert [client.get("/api/auth/me/").status_code for _ in range(3)] == [200, 200, 429]
     assert token_client(bob).get("/api/auth/me/").status_code == 200
+
+
+def test_every_error_status_in_the_schema_has_the_problem_body(client):
+    paths = client.get("/api/schema/", {"format": "json"}).json()["paths"]
+    checked = 0
+    for path, operations in paths.items():
+        for method, operation in operations.items():
+            statuses = operation["responses"]
+            assert "429" in statuses, (method, path)
+            for code, response in statuses.items():
+                if code >= "400":
+                    schema = response["content"]["application/problem+json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Problem"}, (method, path, code)
+                    checked += 1
+    assert checked > 50
+    assert {"403", "404"} <= set(paths["/api/products/{id}/forecast/"]["get"]["responses"])

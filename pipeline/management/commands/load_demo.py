@@ -170,4 +170,5 @@ class Command(BaseCommand):
                 f"  API:    http://127.0.0.1:8000/api/me/recommendations/   login {CUSTOMER_LOGIN[0]} / "
                 f"{CUSTOMER_LOGIN[1]} (customer {customer.external_id})"
             )
+            out("          POST /api/auth/token/ with them, then send 'Authorization: Token <token>'")
         out("  Schema: http://127.0.0.1:8000/api/docs/")
