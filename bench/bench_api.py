@@ -12,7 +12,7 @@ recommender version (``retrain_recommender``) in that database. The script then:
    stocked so that every order of the run can be served;
 2. starts gunicorn (``--workers`` sync workers, the same settings module the shop runs with) on
    127.0.0.1, sharing its cache through Redis (``--cache-url``), with the API's throttling off
-   (``--throttle default`` keeps it, see below);
+   (``--throttle default`` keeps the configured limits);
 3. from this process, a separate one from the server, keeps ``--clients`` requests in flight on
    loopback (asyncio, one connection per request, as gunicorn's sync workers close them) for
    ``--seconds`` per endpoint after ``--warmup`` seconds, one endpoint after the other in the same
@@ -191,7 +191,8 @@ def start_server(args) -> subprocess.Popen:
         for scope in ("ANON", "CUSTOMER", "ORDERS"):
             env[f"API_THROTTLE_{scope}"] = "off"
     env.setdefault("SHOP_MAX_RESERVED_PER_PRODUCT", "100000000")
-    # The workers share throttle counters and served answers through Redis, as in production.
+    # The workers share throttle counters through Redis, as in production (served answers stay in
+    # each worker's memory: the "serve" cache alias).
     env.setdefault("CACHE_URL", args.cache_url)
     command = [
         str(ROOT / ".venv" / "bin" / "gunicorn"),
