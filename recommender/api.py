@@ -9,10 +9,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from shop.api_catalogue import NOT_MODIFIED, CacheableReadMixin, cached_answer
 from shop.models import Customer, Product
 
 from . import selectors
-from .serializers import RecommendationQuerySerializer, RecommendedProductSerializer, SimilarQuerySerializer
+from .serializers import (
+    BasketQuerySerializer,
+    RecommendationQuerySerializer,
+    RecommendedProductSerializer,
+    SimilarQuerySerializer,
+)
 
 
 def _recommendations_response(request: Request, customer: Customer | None) -> Response:
@@ -34,8 +40,18 @@ class MyRecommendationsApi(APIView):
         "A user without a customer record gets the cold-start (popular) list.",
     )
     def get(self, request: Request) -> Response:
-        customer = Customer.objects.filter(user=request.user).first()
-        return _recommendations_response(request, customer)
+        # A plain dict: from a QueryDict DRF reads "?mode=" as "not given" and silently uses the default.
+        query = RecommendationQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+
+        def compute() -> list:
+            customer = Customer.objects.filter(user=request.user).first()
+            items = selectors.recommendations_for(customer=customer, **query.validated_data)
+            return list(RecommendedProductSerializer(items, many=True).data)
+
+        # Keyed by the login: a cached answer costs no customer lookup either.
+        key = "recs:{}:{mode}:{limit}".format(request.user.pk, **query.validated_data)
+        return Response(cached_answer(key, compute))
 
 
 class CustomerRecommendationsApi(APIView):
@@ -50,17 +66,45 @@ class CustomerRecommendationsApi(APIView):
         return _recommendations_response(request, get_object_or_404(Customer, pk=pk))
 
 
-class SimilarProductsApi(APIView):
+class SimilarProductsApi(CacheableReadMixin, APIView):
     permission_classes = [permissions.AllowAny]
 
     @extend_schema(
         parameters=[SimilarQuerySerializer],
-        responses=RecommendedProductSerializer(many=True),
+        responses={200: RecommendedProductSerializer(many=True), 304: NOT_MODIFIED},
         summary="Products similar to a product (bought together, then similar descriptions)",
     )
     def get(self, request: Request, pk: int) -> Response:
-        product = get_object_or_404(Product, pk=pk)
         query = SimilarQuerySerializer(data=request.query_params.dict())
         query.is_valid(raise_exception=True)
-        items = selectors.similar_products_for(product=product, **query.validated_data)
-        return Response(RecommendedProductSerializer(items, many=True).data)
+
+        def compute() -> list:
+            # An inactive product is a 404 here as on its own page: its neighbours would reveal it.
+            product = get_object_or_404(Product.objects.active(), pk=pk)
+            items = selectors.similar_products_for(product=product, **query.validated_data)
+            return list(RecommendedProductSerializer(items, many=True).data)
+
+        return Response(cached_answer("similar:{}:{limit}".format(pk, **query.validated_data), compute))
+
+
+class BasketCompletionApi(CacheableReadMixin, APIView):
+    permission_classes = [permissions.AllowAny]
+
+    @extend_schema(
+        parameters=[BasketQuerySerializer],
+        responses={200: RecommendedProductSerializer(many=True), 304: NOT_MODIFIED},
+        summary="Complete your basket: products often bought with the given ones",
+        description="From the stored similar-product lists (no model call). The given products, inactive "
+        "and out-of-stock products are left out; unknown or inactive ids in the basket are ignored.",
+    )
+    def get(self, request: Request) -> Response:
+        query = BasketQuerySerializer(data=request.query_params.dict())
+        query.is_valid(raise_exception=True)
+        products, limit = query.validated_data["products"], query.validated_data["limit"]
+
+        def compute() -> list:
+            items = selectors.basket_completions(product_ids=products, limit=limit)
+            return list(RecommendedProductSerializer(items, many=True).data)
+
+        key = "basket:{}:{}".format(",".join(map(str, sorted(products))), limit)
+        return Response(cached_answer(key, compute))

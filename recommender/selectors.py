@@ -228,6 +228,41 @@ def similar_products_for(*, product: Product, limit: int = 10) -> list[Recommend
     return items
 
 
+def basket_completions(*, product_ids: list[int], limit: int = 10) -> list[RecommendedItem]:
+    """ "Complete your basket": products often bought with the basket's, from stored similar lists.
+
+    One query over the active version's similar lists of the basket's active products; a product
+    that several basket items point to scores the sum of its scores. The basket's own products,
+    inactive and out-of-stock ones are left out; no model is called and nothing is padded.
+    """
+    basket = set(product_ids)
+    rows = (
+        SimilarProduct.objects.of_active_version()
+        .sellable()
+        .filter(product_id__in=basket, product__active=True)
+        .exclude(similar_id__in=basket)
+        .select_related("similar", "product")
+        .order_by("rank")
+    )
+    totals: dict[int, float] = {}
+    best: dict[int, SimilarProduct] = {}
+    for row in rows:
+        totals[row.similar_id] = totals.get(row.similar_id, 0.0) + row.score
+        if row.similar_id not in best or row.score > best[row.similar_id].score:
+            best[row.similar_id] = row
+    ranked = sorted(totals, key=lambda pid: (-totals[pid], pid))[:limit]
+    return [
+        RecommendedItem(
+            best[pid].similar,
+            totals[pid],
+            reason_text(best[pid].reason, best[pid].product),
+            best[pid].reason,
+            best[pid].product,
+        )
+        for pid in ranked
+    ]
+
+
 def version_lists(*, version: ModelVersion, mode: str, limit: int):
     """Stored top ``limit`` per customer of one version, for exports (no live filters)."""
     rows = (

@@ -9,5 +9,6 @@ urlpatterns = [
         api.CustomerRecommendationsApi.as_view(),
         name="customer-recommendations",
     ),
+    path("recommendations/basket/", api.BasketCompletionApi.as_view(), name="basket-completion"),
     path("products/<int:pk>/similar/", api.SimilarProductsApi.as_view(), name="product-similar"),
 ]

@@ -5,9 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
-import django_filters
 from django.conf import settings
-from django.db.models import Q
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, permissions, status
 from rest_framework.exceptions import NotFound
@@ -20,47 +18,8 @@ from config.api.schema import problem_responses
 from config.api.throttling import AnonThrottle, CustomerThrottle, OrderThrottle
 
 from . import selectors, services
-from .models import Order, Product
-from .serializers import OrderPlaceInputSerializer, OrderSerializer, ProductSerializer
-
-
-class ProductFilter(django_filters.FilterSet):
-    category = django_filters.CharFilter(field_name="category__name", lookup_expr="iexact")
-    q = django_filters.CharFilter(method="search", label="Search in SKU and name")
-    min_price = django_filters.NumberFilter(field_name="price", lookup_expr="gte")
-    max_price = django_filters.NumberFilter(field_name="price", lookup_expr="lte")
-    in_stock = django_filters.BooleanFilter(method="filter_in_stock")
-
-    class Meta:
-        model = Product
-        fields = ["category", "q", "min_price", "max_price", "in_stock"]
-
-    def search(self, queryset, name, value):
-        return queryset.filter(Q(name__icontains=value) | Q(sku__iexact=value))
-
-    def filter_in_stock(self, queryset, name, value):
-        in_stock = queryset.in_stock()
-        return in_stock if value else queryset.exclude(pk__in=in_stock.values("pk"))
-
-
-class ProductListApi(generics.ListAPIView):
-    """Active products, filterable by category, price, stock and a search term."""
-
-    serializer_class = ProductSerializer
-    filterset_class = ProductFilter
-    permission_classes = [permissions.AllowAny]
-
-    def get_queryset(self):
-        return selectors.product_list().order_by("sku")
-
-
-class ProductDetailApi(generics.RetrieveAPIView):
-    serializer_class = ProductSerializer
-    permission_classes = [permissions.AllowAny]
-
-    def get_queryset(self):
-        return selectors.product_list()
-
+from .models import Order
+from .serializers import OrderPlaceInputSerializer, OrderSerializer
 
 # --- Orders ---------------------------------------------------------------------------------------
 

@@ -55,6 +55,11 @@ class Product(models.Model):
     )
     active = models.BooleanField(default=True, help_text="Inactive products are never sold nor recommended.")
     created_at = models.DateTimeField(default=timezone.now)
+    # Stored, not aggregated per request: ordering the catalogue by popularity must not sum every
+    # order line of the shop on each page view. Refreshed by services.product_popularity_refresh().
+    units_sold = models.PositiveIntegerField(
+        default=0, db_index=True, help_text="Units on orders that were not cancelled, net of cancellations."
+    )
 
     objects = ProductQuerySet.as_manager()
 
@@ -296,3 +301,38 @@ class StockMovement(models.Model):
 
     def __str__(self) -> str:
         return f"{self.product_id} {self.quantity:+d} ({self.reason})"
+
+
+class ProductEvent(models.Model):
+    """A storefront signal: a product view or a cart addition or removal, stored for later trainings.
+
+    Written in bulk by ``shop.services.product_events_record``; a row belongs to a customer or, for an
+    anonymous visitor, to the frontend's session id (never both empty).
+    """
+
+    class Kind(models.TextChoices):
+        VIEW = "view", "Product view"
+        CART_ADD = "cart_add", "Added to cart"
+        CART_REMOVE = "cart_remove", "Removed from cart"
+
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="events")
+    customer = models.ForeignKey(
+        Customer, null=True, blank=True, on_delete=models.CASCADE, related_name="product_events"
+    )
+    session_id = models.CharField(max_length=64, blank=True)
+    quantity = models.PositiveIntegerField(default=1)
+    occurred_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["-occurred_at", "-id"]
+        indexes = [models.Index(fields=["product", "kind", "occurred_at"], name="productevent_product_kind")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(customer__isnull=False) | ~Q(session_id=""), name="productevent_has_actor"
+            ),
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="productevent_quantity_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.product_id} by {self.customer_id or self.session_id}"

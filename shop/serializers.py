@@ -6,21 +6,8 @@ from rest_framework import serializers
 
 from config.api.fields import StrictCharField, StrictEmailField, StrictIntegerField
 
-from .models import Order, OrderLine, Product
+from .models import Order, OrderLine
 from .services import order_total
-
-
-class ProductSerializer(serializers.ModelSerializer):
-    category = serializers.CharField(source="category.name", default=None, read_only=True, allow_null=True)
-    available = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Product
-        fields = ["id", "sku", "name", "description", "category", "price", "active", "available"]
-
-    def get_available(self, product: Product) -> int:
-        stock = getattr(product, "stock", None)
-        return max(stock.available, 0) if stock else 0
 
 
 class OrderLineInputSerializer(serializers.Serializer):

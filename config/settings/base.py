@@ -43,6 +43,7 @@ INSTALLED_APPS = [
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
+    "corsheaders",
     "shop",
     "recommender",
     "inventory",
@@ -54,6 +55,7 @@ MIDDLEWARE = [
     # Outermost after security: whatever Django answers under /api/ leaves as problem JSON.
     "config.api.errors.ApiProblemMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    "corsheaders.middleware.CorsMiddleware",  # before CommonMiddleware, as django-cors-headers requires
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -174,6 +176,13 @@ if CACHE_URL:
     }
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Served catalogue and recommendation answers (SHOP_SERVE_CACHE_SECONDS) stay in each worker's memory:
+# a hit then costs no network round trip, and a few copies of short-lived answers cost little.
+CACHES["serve"] = {
+    "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+    "LOCATION": "serve",
+    "OPTIONS": {"MAX_ENTRIES": int(os.environ.get("SHOP_SERVE_CACHE_ENTRIES", "5000"))},
+}
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "Shop intelligence API",
@@ -199,6 +208,23 @@ SHOP = {
     # Every price is in this currency (ISO 4217); the bundled data is a UK shop's.
     "CURRENCY": os.environ.get("SHOP_CURRENCY", "GBP"),
 }
+
+# --- Storefront catalogue ---------------------------------------------------
+# Browser origins allowed to call the API, comma-separated (https://shop.example.com); none by default.
+CORS_ALLOWED_ORIGINS = env_list("CORS_ALLOWED_ORIGINS", "")
+CORS_URLS_REGEX = r"^/api/.*$"
+CORS_EXPOSE_HEADERS = ["ETag"]
+CORS_ALLOW_HEADERS = [
+    *("accept", "authorization", "content-type", "user-agent", "x-csrftoken", "x-requested-with"),
+    *("idempotency-key", "if-none-match"),  # order retries and conditional catalogue reads
+]
+# Seconds a shared cache may keep an anonymous catalogue answer (products, categories, similar lists).
+SHOP_CATALOGUE_MAX_AGE = int(os.environ.get("SHOP_CATALOGUE_MAX_AGE", "60"))
+# Seconds a worker reuses a computed catalogue or recommendation answer from the cache (0: never), so
+# a popular page costs no query; a product sold out or hidden meanwhile shows for at most this long.
+SHOP_SERVE_CACHE_SECONDS = int(os.environ.get("SHOP_SERVE_CACHE_SECONDS", "30"))
+# Events per POST /api/events/: a page's worth of views and cart changes, not a bulk loader.
+SHOP_EVENTS_MAX_BATCH = int(os.environ.get("SHOP_EVENTS_MAX_BATCH", "50"))
 
 # --- Celery -----------------------------------------------------------------
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

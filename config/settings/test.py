@@ -19,3 +19,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # own connection while the live server answers, and shared-cache memory databases refuse such
     # concurrent use ("database table is locked") where a WAL file serves it, as in production.
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405
+
+# Every test sees its own database: answers cached by an earlier test would leak into it.
+SHOP_SERVE_CACHE_SECONDS = 0

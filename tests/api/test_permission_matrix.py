@@ -14,7 +14,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from shop import services
+from shop import services, services_catalogue
 from tests.shop.factories import make_product
 
 from .conftest import make_user
@@ -44,6 +44,15 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("product-similar", "GET"): (200, 200, 200, 200, 200),
     ("reorder-list", "GET"): (401, 403, 403, 403, 200),
     ("product-forecast", "GET"): (401, 403, 403, 403, 404),  # staff: no forecast run yet
+    ("health", "GET"): (200, 200, 200, 200, 200),
+    ("category-list", "GET"): (200, 200, 200, 200, 200),
+    ("basket-completion", "GET"): (400, 400, 400, 400, 400),  # public; no ?products= is a 400 for all
+    ("event-batch", "POST"): (202, 202, 202, 202, 202),  # anyone with a session id
+    ("my-rating-list", "GET"): (401, 200, 200, 403, 403),
+    ("my-rating-list", "POST"): (401, 201, 201, 403, 403),
+    ("my-rating-detail", "GET"): (401, 200, 404, 403, 403),
+    ("my-rating-detail", "PUT"): (401, 200, 201, 403, 403),  # B has no rating yet: created
+    ("my-rating-detail", "DELETE"): (401, 204, 404, 403, 403),
 }
 
 
@@ -90,6 +99,12 @@ def _new_order_of_a(world) -> int:
     return services.order_place(customer=customer, lines=[line]).pk
 
 
+def _rated_by_a(world) -> int:
+    customer = world["users"]["customer_a"].customer
+    services_catalogue.rating_set(customer=customer, product_id=world["product"].pk, stars=4)
+    return world["product"].pk
+
+
 # A fresh object for each request, so one caller's cancel does not change the next caller's answer.
 PATH_KWARGS: dict[str, Callable[[dict], dict]] = {
     "product-detail": lambda w: {"pk": w["product"].pk},
@@ -98,12 +113,19 @@ PATH_KWARGS: dict[str, Callable[[dict], dict]] = {
     "customer-recommendations": lambda w: {"pk": w["users"]["customer_a"].customer.pk},
     "order-detail": lambda w: {"pk": _new_order_of_a(w)},
     "order-cancel": lambda w: {"pk": _new_order_of_a(w)},
+    "my-rating-detail": lambda w: {"product_id": _rated_by_a(w)},
 }
 BODIES: dict[str, Callable[[dict], dict]] = {
     "auth-token": lambda w: {"username": "ann", "password": "wrong"},
     "auth-session": lambda w: {"username": "ann", "password": "wrong"},
     "auth-signup": lambda w: {"username": "newbie", "password": "123"},
     "order-list": lambda w: {"lines": [{"product": w["product"].pk, "quantity": 1}]},
+    "event-batch": lambda w: {
+        "session_id": "sess-12345678",
+        "events": [{"type": "view", "product": w["product"].pk}],
+    },
+    "my-rating-list": lambda w: {"product": w["product"].pk, "stars": 4.5},
+    "my-rating-detail": lambda w: {"stars": 3},
 }
 
 
