@@ -18,6 +18,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":  # noqa: F405
     # A file, not the shared in-memory database: a retrain the admin starts runs in a thread with its
     # own connection while the live server answers, and shared-cache memory databases refuse such
     # concurrent use ("database table is locked") where a WAL file serves it, as in production.
+    (BASE_DIR / "var").mkdir(exist_ok=True)  # noqa: F405  (a fresh clone has no var/ yet)
     DATABASES["default"]["TEST"] = {"NAME": str(BASE_DIR / "var" / "test-db.sqlite3")}  # noqa: F405
 
 # Every test sees its own database: answers cached by an earlier test would leak into it.
