@@ -465,26 +465,9 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
             },
         ),
     ]
+    # Everything on the page is read-only but the buyer's quantity.
     readonly_fields = [
-        "product_link",
-        "plain_reason",
-        "flags",
-        "suggested",
-        "supplier",
-        "unit_cost_display",
-        "line_value_display",
-        "stock_now",
-        "position_display",
-        "reorder_point_display",
-        "order_up_to_display",
-        "cover_display",
-        "safety_display",
-        "service_level_display",
-        "projected_stockout",
-        "status",
-        "purchase_order_link",
-        "forecast_link",
-        "chart",
+        field for _, options in fieldsets for field in options["fields"] if field != "quantity_override"
     ]
 
     def get_queryset(self, request):
