@@ -30,7 +30,7 @@ from django.db.models import (
     When,
 )
 from django.db.models.functions import Coalesce
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
@@ -38,6 +38,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.safestring import mark_safe
 
 from shop.admin import ProductAdmin as ShopProductAdmin
+from shop.admin import ReadOnlyAdmin
 from shop.models import Product
 
 from . import selectors, services
@@ -129,19 +130,6 @@ def _draw_forecast_chart(forecast: ProductForecast, quantity: int | None) -> str
         position=plan.inventory_position,
         order_quantity=quantity,
     )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Records written only by services: staff may look, never add, edit or delete."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(Supplier)

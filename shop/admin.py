@@ -39,6 +39,19 @@ def per_row(model, *, outer: str, total: str | None = None) -> Coalesce:
     return Coalesce(Subquery(value, output_field=IntegerField()), 0)
 
 
+class ReadOnlyAdmin(admin.ModelAdmin):
+    """Records written only by services: staff may look, never add, edit or delete."""
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
     list_display = ["name", "product_count"]
@@ -367,7 +380,7 @@ class OrderAdmin(admin.ModelAdmin):
 
 
 @admin.register(Cancellation)
-class CancellationAdmin(admin.ModelAdmin):
+class CancellationAdmin(ReadOnlyAdmin):
     list_display = ["reference", "line_number", "kind", "product", "customer", "quantity", "created_at"]
     list_filter = ["kind", "created_at"]
     search_fields = ["reference", "product__sku", "customer__external_id"]
@@ -376,33 +389,15 @@ class CancellationAdmin(admin.ModelAdmin):
     date_hierarchy = "created_at"
     show_full_result_count = False
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
 
 @admin.register(Rating)
-class RatingAdmin(admin.ModelAdmin):
+class RatingAdmin(ReadOnlyAdmin):
     list_display = ["customer", "product", "stars", "rated_at"]
     list_filter = ["stars"]
     search_fields = ["customer__external_id", "product__sku", "product__name"]
     list_select_related = ["customer", "product"]
     raw_id_fields = ["customer", "product"]
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
 
 
 @admin.register(StockRecord)
@@ -421,7 +416,7 @@ class StockRecordAdmin(admin.ModelAdmin):
 
 
 @admin.register(StockMovement)
-class StockMovementAdmin(admin.ModelAdmin):
+class StockMovementAdmin(ReadOnlyAdmin):
     """The ledger is append-only: rows come from services, never from hand edits."""
 
     list_display = ["created_at", "product", "quantity", "reason", "reference", "note", "created_by"]
@@ -430,12 +425,3 @@ class StockMovementAdmin(admin.ModelAdmin):
     list_select_related = ["product", "created_by"]
     date_hierarchy = "created_at"
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
-        return False
