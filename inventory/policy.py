@@ -347,12 +347,17 @@ def _reason(
 ) -> str:
     """The plan in words a buyer reads: "You have 367 units, which will last about 12 days. ..."."""
     if daily <= 0:
-        return f"You have {position:,.0f} units and no demand is forecast, so nothing needs ordering."
+        units = f"unit{'' if round(position) == 1 else 's'}"
+        return f"You have {position:,.0f} {units} and no demand is forecast, so nothing needs ordering."
     if stockout is not None and as_of is not None:
         lasts = max((stockout - as_of).days, 0)
     else:
         lasts = max(position, 0) / daily
-    sentences = [f"You have {position:,.0f} units, which will last about {lasts:,.0f} days."]
+    have = f"You have {position:,.0f} unit{'' if round(position) == 1 else 's'}"
+    if round(lasts) < 1:
+        sentences = [f"{have}, which will run out within a day."]
+    else:
+        sentences = [f"{have}, which will last about {lasts:,.0f} day{'' if round(lasts) == 1 else 's'}."]
     if not suggested:
         sentences.append(
             f"An order takes {terms.lead_time_days} days to arrive; reorder when you are down to "

@@ -171,6 +171,22 @@ def test_reorder_plan_orders_up_to_s_plus_q_when_the_position_reaches_s():
     )
 
 
+def test_the_reason_counts_one_unit_and_a_stock_out_today_in_plain_words():
+    plan = reorder_plan(
+        forecast=np.full(28, 10.0),
+        errors=np.array([-5.0, 0.0, 5.0, 10.0, 20.0, 0.0, -5.0, 5.0, 10.0, 0.0]),
+        service_level=0.9,
+        terms=SupplyTerms(lead_time_days=7, minimum_order=1, pack_size=1),
+        on_hand=1,
+        on_order=0,
+        reserved=0,
+        cover_days=14,
+        as_of=date(2024, 3, 1),
+    )
+
+    assert plan.reason.startswith("You have 1 unit, which will run out within a day. ")
+
+
 def test_caps_bound_days_of_cover_and_safety_stock_and_the_reason_says_so():
     # A cheap, slow product: EOQ asks for years of stock, and one bulk day makes a huge buffer.
     forecast = np.full(28, 0.5)
