@@ -112,3 +112,18 @@ def number_column(values: pd.Series, column: str, *, integral: bool) -> pd.Serie
                 f"e.g. {parsed.iloc[first]!r} in row {first + 1}."
             )
     return parsed
+
+
+def rejects_write_checked(*, rows_read: int, rows_accounted: int, rejected: pd.DataFrame, path: Path) -> None:
+    """The last checks of an import, run inside its transaction so a failure commits nothing.
+
+    The rejects file is written even when empty, so a stale file from an earlier run never
+    describes this one.
+    """
+    if rows_accounted != rows_read:
+        raise ImportFileError(f"accounted for {rows_accounted:,} rows but read {rows_read:,}.")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        rejected.to_csv(path, index=False)
+    except OSError as exc:
+        raise ImportFileError(f"cannot write the rejected rows to {path}: {exc}") from exc

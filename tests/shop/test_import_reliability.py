@@ -16,20 +16,12 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from shop.importing import services as import_services
+from shop.importing.transactions import RETAIL_COLUMNS
 from shop.models import Cancellation, Customer, Order, OrderLine, Product
 
 pytestmark = pytest.mark.django_db
 
-COLUMNS = [
-    "InvoiceNo",
-    "StockCode",
-    "Description",
-    "Quantity",
-    "InvoiceDate",
-    "UnitPrice",
-    "CustomerID",
-    "Country",
-]
+COLUMNS = RETAIL_COLUMNS
 # Invoice 100001 holds product 10001 twice at the same quantity and price (a true duplicate) and
 # once more at another quantity and price; its last line is a minute later than the others.
 ROWS = [

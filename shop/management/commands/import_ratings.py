@@ -10,7 +10,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
 from shop.importing.ratings import locate, plan_ratings
-from shop.importing.readers import ImportFileError, check_size
+from shop.importing.readers import ImportFileError, check_size, rejects_write_checked
 from shop.importing.services import RatingsImportResult, ratings_import
 
 HELP = """Import MovieLens star ratings. PATH is a directory or its ratings file: ml-latest(-small)
@@ -48,18 +48,15 @@ class Command(BaseCommand):
         )
 
         def before_commit(result: RatingsImportResult) -> None:
-            # Both checks run inside the import's transaction: if either fails, nothing is committed.
-            if result.rows_accounted != result.rows_read:
-                accounted, read = result.rows_accounted, result.rows_read
-                raise CommandError(f"Nothing imported: accounted for {accounted:,} rows but read {read:,}.")
             try:
-                # Written even when empty, so a stale file from an earlier run never describes this one.
-                rejects_path.parent.mkdir(parents=True, exist_ok=True)
-                plan.rejected.to_csv(rejects_path, index=False)
-            except OSError as exc:
-                raise CommandError(
-                    f"Nothing imported: cannot write the rejected rows to {rejects_path}: {exc}"
-                ) from exc
+                rejects_write_checked(
+                    rows_read=result.rows_read,
+                    rows_accounted=result.rows_accounted,
+                    rejected=plan.rejected,
+                    path=rejects_path,
+                )
+            except ImportFileError as exc:
+                raise CommandError(f"Nothing imported: {exc}") from exc
 
         with tqdm(
             desc="Writing", unit="rows", file=sys.stderr, disable=options["verbosity"] == 0

@@ -11,7 +11,7 @@ from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from tqdm import tqdm
 
-from shop.importing.readers import ImportFileError, read_table
+from shop.importing.readers import ImportFileError, read_table, rejects_write_checked
 from shop.importing.services import TransactionImportResult, transactions_import
 from shop.importing.transactions import Rules, plan_transactions, rejected_rows
 
@@ -95,20 +95,17 @@ class Command(BaseCommand):
         rejects_path = Path(rejects) if rejects else path.with_name(path.name + ".rejected.csv")
 
         def before_commit(result: TransactionImportResult) -> None:
-            # Both checks run inside the import's transaction: if either fails, nothing is committed.
-            if result.rows_accounted != result.rows_read:
-                accounted, read = result.rows_accounted, result.rows_read
-                raise CommandError(f"Nothing imported: accounted for {accounted:,} rows but read {read:,}.")
             conflicts = result.conflicts.sort_values("row")
             rejected = pd.concat([plan.rejected, rejected_rows(plan.source, conflicts)], ignore_index=True)
             try:
-                # Written even when empty, so a stale file from an earlier run never describes this one.
-                rejects_path.parent.mkdir(parents=True, exist_ok=True)
-                rejected.sort_values("row", kind="stable").to_csv(rejects_path, index=False)
-            except OSError as exc:
-                raise CommandError(
-                    f"Nothing imported: cannot write the rejected rows to {rejects_path}: {exc}"
-                ) from exc
+                rejects_write_checked(
+                    rows_read=result.rows_read,
+                    rows_accounted=result.rows_accounted,
+                    rejected=rejected.sort_values("row", kind="stable"),
+                    path=rejects_path,
+                )
+            except ImportFileError as exc:
+                raise CommandError(f"Nothing imported: {exc}") from exc
 
         with tqdm(
             desc="Writing", unit="rows", file=sys.stderr, disable=options["verbosity"] == 0
