@@ -1,8 +1,7 @@
 """Staff screens: model versions with their metrics beside the popularity baseline, and a customer's
 current recommendations.
 
-To show recommendations on the shop's own Customer page, add ``RecommendationsPanelMixin`` to its
-admin class and ``"current_recommendations"`` to its ``readonly_fields``.
+The shop's own Customer page shows the recommendations through ``shop.admin_panels``.
 """
 
 from __future__ import annotations
@@ -13,7 +12,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from shop.admin import CustomerAdmin as ShopCustomerAdmin
+from shop.admin_panels import admin_panel_register
 from shop.models import Customer, OrderLine, StockRecord
 
 from . import selectors, services
@@ -191,62 +190,66 @@ class RecommendationsPanelMixin:
     def current_recommendations(self, obj) -> str:
         if obj is None or obj.pk is None:
             return "-"
-        version = selectors.active_version()
-        if version is not None:
-            data_end = version.as_of or version.created_at
-            header = format_html(
-                "<p>Made by {} (trained {}, data up to {}).</p>",
-                version,
-                f"{version.created_at:%Y-%m-%d %H:%M}",
-                f"{data_end:%Y-%m-%d}",
-            )
-        else:
-            header = format_html("<p>{}</p>", "No active model version: these lists come from popularity.")
-        items = {
-            mode: selectors.recommendations_for(customer=obj, limit=10, mode=mode)
-            for mode in (Mode.ALL, Mode.NEW)
-        }
-        product_ids = {item.product.pk for rows in items.values() for item in rows}
-        history = {
-            row["product_id"]: row
-            for row in OrderLine.objects.filter(order__customer=obj, product_id__in=product_ids)
-            .values("product_id")
-            .annotate(times=Count("order", distinct=True), last=Max("order__placed_at"))
-        }
-        stock = {
-            pid: (on_hand - reserved)
-            for pid, on_hand, reserved in StockRecord.objects.filter(product_id__in=product_ids).values_list(
-                "product_id", "on_hand", "reserved"
-            )
-        }
-        sections = [header]
-        for mode, rows in items.items():
-            body = format_html_join(
-                "",
-                '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td>'
-                "<td>{}</td></tr>",
+        return customer_recommendations_html(obj)
+
+
+def customer_recommendations_html(obj: Customer) -> str:
+    """Both modes' lists with stock and a specific reason, and which model version made them."""
+    version = selectors.active_version()
+    if version is not None:
+        data_end = version.as_of or version.created_at
+        header = format_html(
+            "<p>Made by {} (trained {}, data up to {}).</p>",
+            version,
+            f"{version.created_at:%Y-%m-%d %H:%M}",
+            f"{data_end:%Y-%m-%d}",
+        )
+    else:
+        header = format_html("<p>{}</p>", "No active model version: these lists come from popularity.")
+    items = {
+        mode: selectors.recommendations_for(customer=obj, limit=10, mode=mode)
+        for mode in (Mode.ALL, Mode.NEW)
+    }
+    product_ids = {item.product.pk for rows in items.values() for item in rows}
+    history = {
+        row["product_id"]: row
+        for row in OrderLine.objects.filter(order__customer=obj, product_id__in=product_ids)
+        .values("product_id")
+        .annotate(times=Count("order", distinct=True), last=Max("order__placed_at"))
+    }
+    stock = {
+        pid: (on_hand - reserved)
+        for pid, on_hand, reserved in StockRecord.objects.filter(product_id__in=product_ids).values_list(
+            "product_id", "on_hand", "reserved"
+        )
+    }
+    sections = [header]
+    for mode, rows in items.items():
+        body = format_html_join(
+            "",
+            '<tr><td>{}</td><td><a href="{}">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>',
+            (
                 (
-                    (
-                        rank,
-                        reverse("admin:shop_product_change", args=[item.product.pk]),
-                        item.product.sku,
-                        item.product.name,
-                        stock.get(item.product.pk, "—"),
-                        f"{item.score:.3f}",
-                        _specific_reason(item, history.get(item.product.pk)),
-                    )
-                    for rank, item in enumerate(rows, start=1)
-                ),
-            )
-            sections.append(
-                format_html(
-                    "<h4>{}</h4><table><tr><th>#</th><th>SKU</th><th>product</th><th>available</th><th>score</th>"
-                    "<th>why</th></tr>{}</table>",
-                    Mode(mode).label,
-                    body,
+                    rank,
+                    reverse("admin:shop_product_change", args=[item.product.pk]),
+                    item.product.sku,
+                    item.product.name,
+                    stock.get(item.product.pk, "—"),
+                    f"{item.score:.3f}",
+                    _specific_reason(item, history.get(item.product.pk)),
                 )
+                for rank, item in enumerate(rows, start=1)
+            ),
+        )
+        sections.append(
+            format_html(
+                "<h4>{}</h4><table><tr><th>#</th><th>SKU</th><th>product</th><th>available</th><th>score</th>"
+                "<th>why</th></tr>{}</table>",
+                Mode(mode).label,
+                body,
             )
-        return format_html_join("", "{}", ((section,) for section in sections))
+        )
+    return format_html_join("", "{}", ((section,) for section in sections))
 
 
 def _specific_reason(item, bought: dict | None) -> str:
@@ -270,19 +273,10 @@ class CustomerRecommendationsAdmin(RecommendationsPanelMixin, admin.ModelAdmin):
         return False
 
 
-# The shop's Customer page gains the recommendations panel here, because shop must not import recommender.
-admin.site.unregister(Customer)
-
-
-@admin.register(Customer)
-class CustomerWithRecommendationsAdmin(RecommendationsPanelMixin, ShopCustomerAdmin):
-    readonly_fields = [*ShopCustomerAdmin.readonly_fields, "current_recommendations"]
-    fields = [
-        "external_id",
-        "country",
-        "user",
-        "created_at",
-        "current_recommendations",
-        "recent_purchases",
-        "customer_ratings",
-    ]
+admin_panel_register(
+    Customer,
+    name="current_recommendations",
+    title="Current recommendations",
+    render=customer_recommendations_html,
+    order=10,
+)

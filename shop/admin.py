@@ -19,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from . import services
+from .admin_panels import PanelsAdminMixin
 from .models import (
     Cancellation,
     Category,
@@ -98,7 +99,7 @@ class StockAdjustmentForm(forms.Form):
 
 
 @admin.register(Product)
-class ProductAdmin(admin.ModelAdmin):
+class ProductAdmin(PanelsAdminMixin, admin.ModelAdmin):
     list_display = ["sku", "name", "category", "price", "active", "on_hand", "reserved"]
     list_filter = ["active", StockStateFilter, "category"]
     search_fields = ["sku", "name", "description"]
@@ -180,7 +181,7 @@ class ProductAdmin(admin.ModelAdmin):
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(PanelsAdminMixin, admin.ModelAdmin):
     list_display = ["external_id", "country", "user", "order_count", "created_at"]
     list_filter = ["country"]
     search_fields = ["external_id", "user__username", "user__email"]

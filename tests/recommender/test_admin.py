@@ -79,3 +79,13 @@ def test_deleting_an_old_version_uses_the_service_without_listing_its_rows(
 
     assert not ModelVersion.objects.filter(pk=old.pk).exists()
     assert not CustomerRecommendation.objects.filter(version_id=old.pk).exists()
+
+
+def test_the_shops_own_customer_page_shows_the_recommendations_panel(shop, staff_client):
+    services.recommender_train()
+    customer = shop.customers["c0"]
+    response = staff_client.get(f"/admin/shop/customer/{customer.pk}/change/")
+    assert response.status_code == 200
+    content = response.content.decode()
+    assert "field-current_recommendations" in content
+    assert content.count("field-current_recommendations") == 1  # once, in its own section

@@ -63,3 +63,16 @@ def test_ratings_and_cancellations_are_read_only(staff_client):
         assert page.status_code == 200
         assert b"to view" in page.content  # Django's title for a view-only list
         assert f"/admin/shop/{model}/add/".encode() not in page.content
+
+
+def test_other_apps_extend_the_shops_admin_pages_through_panels_not_by_replacing_them():
+    from django.contrib import admin
+
+    from shop.admin import CustomerAdmin, ProductAdmin
+    from shop.admin_panels import admin_panels_for
+    from shop.models import Customer, Product
+
+    assert type(admin.site._registry[Product]) is ProductAdmin
+    assert type(admin.site._registry[Customer]) is CustomerAdmin
+    assert [panel.name for panel in admin_panels_for(Product)] == ["demand_forecast"]
+    assert [panel.name for panel in admin_panels_for(Customer)] == ["current_recommendations"]
