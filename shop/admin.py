@@ -191,7 +191,7 @@ class ProductAdmin(PanelsAdminMixin, admin.ModelAdmin):
 class CustomerAdmin(PanelsAdminMixin, admin.ModelAdmin):
     list_display = ["external_id", "country", "user", "order_count", "created_at"]
     list_filter = ["country"]
-    search_fields = ["external_id", "user__username", "user__email"]
+    search_fields = ["external_id", "email", "user__username", "user__email"]  # email: guests
     raw_id_fields = ["user"]
     show_full_result_count = False
     readonly_fields = ["recent_purchases", "customer_ratings"]
