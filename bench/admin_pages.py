@@ -63,6 +63,10 @@ def pages() -> list[tuple[str, str]]:
     ]
     if biggest_order is not None:
         result.append(("biggest order page", reverse("admin:shop_order_change", args=[biggest_order.id])))
+    result.append(("orders to ship", reverse("admin:shop_ordertoship_changelist")))
+    waiting = Order.objects.to_ship().first()
+    if waiting is not None:
+        result.append(("ship screen", reverse("admin:shop_order_ship", args=[waiting.pk])))
     if customer is not None:
         result.append(("customer page", reverse("admin:shop_customer_change", args=[customer.pk])))
     if suggestion is not None:

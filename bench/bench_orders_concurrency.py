@@ -80,6 +80,7 @@ def main() -> None:
 
     from decimal import Decimal
 
+    from django.conf import settings
     from django.db import connection, connections
     from django.db.models import Sum
 
@@ -99,6 +100,16 @@ def main() -> None:
     lock = threading.Lock()
     barrier = threading.Barrier(args.clients)
     latencies: list[float] = []
+
+    def pay_and_ship(*, order: Order) -> None:
+        """A paid order ships: the payment (as the webhook records it), then every unit."""
+        services.order_mark_paid(
+            order=order,
+            amount=services.order_total(order),
+            currency=settings.SHOP["CURRENCY"],
+            reference="bench",
+        )
+        services.order_fulfil(order=order)
 
     def client(index: int) -> None:
         rng = random.Random(args.seed * 1000 + index)
@@ -123,7 +134,7 @@ def main() -> None:
                     latencies.append(time.perf_counter() - started)
                 if mine and rng.random() < 0.3:  # now and then, cancel or ship one of ours
                     order = mine.pop(rng.randrange(len(mine)))
-                    action = services.order_cancel if rng.random() < 0.5 else services.order_fulfil
+                    action = services.order_cancel if rng.random() < 0.5 else pay_and_ship
                     try:
                         action(order=order)
                         outcome = action.__name__

@@ -37,14 +37,14 @@ def _utc_day(field: str) -> Substr:
 def demand_events(*, before: date, product_ids: list[int] | None = None) -> pd.DataFrame:
     """Units sold (positive) and cancelled or returned (negative) per product and UTC day, before ``before``.
 
-    Orders cancelled as a whole (status cancelled) never became demand and are left out.
+    Demand is orders that were paid (imported ones count): placed-but-unpaid, lapsed and unpaid
+    cancelled orders never became demand; a paid order cancelled later is netted out by its
+    cancellation rows, like a return.
     """
     import pandas as pd  # here, not at start-up: only forecasting reads demand
 
     cutoff = _start_of(before)
-    lines = OrderLine.objects.filter(order__placed_at__lt=cutoff).exclude(
-        order__status=Order.Status.CANCELLED
-    )
+    lines = OrderLine.objects.of_paid_orders().filter(order__placed_at__lt=cutoff)  # demand = paid orders
     cancellations = Cancellation.objects.filter(created_at__lt=cutoff)
     if product_ids is not None:
         lines = lines.filter(product_id__in=product_ids)
@@ -83,8 +83,8 @@ def demand_matrix(*, before: date, product_ids: list[int] | None = None) -> pd.D
 def products_with_sales(*, before: date) -> list[int]:
     """Ids of products sold at least once before ``before``, in id order."""
     return sorted(
-        OrderLine.objects.filter(order__placed_at__lt=_start_of(before))
-        .exclude(order__status=Order.Status.CANCELLED)
+        OrderLine.objects.of_paid_orders()  # demand = paid orders
+        .filter(order__placed_at__lt=_start_of(before))
         .order_by()  # the default ordering would make DISTINCT per line
         .values_list("product_id", flat=True)
         .distinct()
@@ -94,8 +94,8 @@ def products_with_sales(*, before: date) -> list[int]:
 def top_products_by_units(*, before: date, limit: int) -> list[int]:
     """The ``limit`` products with most units sold before ``before``, most first (the replay's sample)."""
     return list(
-        OrderLine.objects.filter(order__placed_at__lt=_start_of(before))
-        .exclude(order__status=Order.Status.CANCELLED)
+        OrderLine.objects.of_paid_orders()  # demand = paid orders
+        .filter(order__placed_at__lt=_start_of(before))
         .values("product_id")
         .annotate(units=Sum("quantity"))
         .order_by("-units", "product_id")
@@ -241,9 +241,7 @@ def demand_inputs_fingerprint(*, before: date) -> dict[str, int]:
     forecasts still describe the data (two aggregate queries).
     """
     cutoff = _start_of(before)
-    lines = OrderLine.objects.filter(order__placed_at__lt=cutoff).exclude(
-        order__status=Order.Status.CANCELLED
-    )
+    lines = OrderLine.objects.of_paid_orders().filter(order__placed_at__lt=cutoff)  # as demand_events
     cancellations = Cancellation.objects.filter(created_at__lt=cutoff)
     sold = lines.aggregate(n=Count("pk"), units=Sum("quantity"), last=Max("pk"))
     back = cancellations.aggregate(n=Count("pk"), units=Sum("quantity"), last=Max("pk"))

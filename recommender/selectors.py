@@ -60,10 +60,11 @@ def active_version() -> ModelVersion | None:
 
 
 def purchases_frame(*, as_of: datetime | None = None) -> pd.DataFrame:
-    """Sale lines of known customers, cancelled orders excluded: customer, product, order, placed_at."""
+    """Sale lines of known customers on orders that were paid: customer, product, order, placed_at."""
     import pandas as pd
 
-    lines = OrderLine.objects.filter(order__customer__isnull=False).exclude(order__status="cancelled")
+    # Training data = paid orders (imported ones count); unpaid, lapsed and unpaid cancelled are not.
+    lines = OrderLine.objects.of_paid_orders().filter(order__customer__isnull=False)
     if as_of is not None:
         lines = lines.filter(order__placed_at__lt=as_of)
     rows = list(lines.values_list("order__customer_id", "product_id", "order_id", "order__placed_at"))

@@ -10,15 +10,19 @@ Lists count with correlated subqueries, so a page costs its own rows and COUNT(*
 from __future__ import annotations
 
 from django import forms
+from django.conf import settings
 from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied
 from django.db.models import Count, F, IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import render
-from django.urls import reverse
+from django.shortcuts import get_object_or_404, render
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
+from django.utils.http import url_has_allowed_host_and_scheme
 
-from . import services
+from . import order_states, selectors, services
 from .admin_panels import PanelsAdminMixin
 from .models import (
     Cancellation,
@@ -26,8 +30,11 @@ from .models import (
     Customer,
     Order,
     OrderLine,
+    OrderToShip,
+    PaymentEvent,
     Product,
     Rating,
+    ShipmentLine,
     StockMovement,
     StockRecord,
 )
@@ -184,7 +191,7 @@ class ProductAdmin(PanelsAdminMixin, admin.ModelAdmin):
 class CustomerAdmin(PanelsAdminMixin, admin.ModelAdmin):
     list_display = ["external_id", "country", "user", "order_count", "created_at"]
     list_filter = ["country"]
-    search_fields = ["external_id", "user__username", "user__email"]
+    search_fields = ["external_id", "email", "user__username", "user__email"]  # email: guests
     raw_id_fields = ["user"]
     show_full_result_count = False
     readonly_fields = ["recent_purchases", "customer_ratings"]
@@ -259,19 +266,95 @@ class CustomerAdmin(PanelsAdminMixin, admin.ModelAdmin):
         return obj.order_count
 
 
+class ShipForm(forms.Form):
+    """One "units to ship" box per product still to ship; the service checks the numbers again."""
+
+    def __init__(self, *args, rows: list[dict], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.rows = rows
+        for row in rows:
+            product = row["product"]
+            self.fields[f"units_{product.pk}"] = forms.IntegerField(
+                min_value=0,
+                max_value=row["to_ship"],
+                initial=row["to_ship"],
+                label=f"{product.sku} {product.name}",
+            )
+            row["field"] = f"units_{product.pk}"
+
+    def bound_rows(self) -> list[dict]:
+        return [{**row, "box": self[row["field"]]} for row in self.rows]
+
+    def quantities(self) -> dict[int, int]:
+        return {
+            row["product"].pk: self.cleaned_data[row["field"]]
+            for row in self.rows
+            if self.cleaned_data[row["field"]]
+        }
+
+
+class ReturnForm(forms.Form):
+    order_line = forms.TypedChoiceField(coerce=int, label="line")
+    quantity = forms.IntegerField(min_value=1)
+    disposition = forms.ChoiceField(
+        choices=[("restock", "Back into stock"), ("write_off", "Write off (damaged, not resold)")],
+        widget=forms.RadioSelect,
+        initial="restock",
+    )
+    reason = forms.CharField(max_length=255, help_text="Why it came back: kept with the return.")
+
+    def __init__(self, *args, rows: list[dict], **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["order_line"].choices = [
+            (
+                row["line"].pk,
+                f"#{row['line'].line_number} {row['line'].product.sku} {row['line'].product.name} "
+                f"({row['returnable']} returnable)",
+            )
+            for row in rows
+            if row["returnable"] > 0
+        ]
+
+
+class MarkPaidForm(forms.Form):
+    reference = forms.CharField(
+        max_length=200,
+        required=False,
+        help_text="Where the money came from (a bank transfer reference); kept with the payment.",
+    )
+
+
+def _money(value) -> str:
+    return f"{value:,.2f}"
+
+
 @admin.register(Order)
 class OrderAdmin(admin.ModelAdmin):
-    """Orders are placed through the API or imports; staff cancel or fulfil them with actions."""
+    """Orders are placed through the API or imports; staff take them through payment, shipping,
+    cancellation and returns with the buttons on the order page, each one a service call."""
 
-    list_display = ["number", "customer", "placed_at", "status", "line_count", "units"]
+    list_display = ["number", "customer", "placed_at", "status", "paid_at", "line_count", "units"]
     list_filter = ["status", "placed_at", "country"]
     search_fields = ["number", "customer__external_id"]
     date_hierarchy = "placed_at"
-    readonly_fields = ["number", "customer", "placed_at", "status", "country", "total", "lines_table"]
+    readonly_fields = [
+        *("number", "customer", "guest_email", "placed_at", "status", "expires_at", "paid_at", "country"),
+        *("amounts", "lines_table", "payments_table", "shipments_table", "returns_table", "refunds_table"),
+    ]
+    fieldsets = [
+        (
+            None,
+            {"fields": ["number", "customer", "guest_email", "placed_at", "status", "expires_at", "paid_at"]},
+        ),
+        ("Money", {"fields": ["amounts", "payments_table", "refunds_table"]}),
+        ("Lines", {"fields": ["lines_table"]}),
+        ("Shipments and returns", {"fields": ["shipments_table", "returns_table"]}),
+    ]
     # One table rendered in a single pass: an inline form per line took 26 s for a 704-line order.
-    actions = ["fulfil_orders", "cancel_orders"]
+    actions = ["mark_paid", "ship_in_full", "cancel_orders"]
     list_select_related = ["customer"]
     show_full_result_count = False
+    change_form_template = "admin/shop/order/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
         return (
@@ -288,25 +371,32 @@ class OrderAdmin(admin.ModelAdmin):
         return False
 
     def has_change_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
-        return False  # every field is read-only; status changes are the actions, through the services
+        return False  # every field is read-only; status changes are the buttons, through the services
 
     def has_delete_permission(self, request: HttpRequest, obj: Order | None = None) -> bool:
-        # "Delete" of a placed order cancels it; fulfilled and cancelled orders are history.
+        # "Delete" of a placed order cancels it; other orders are history or need a refund decision.
         if obj is not None and obj.status != Order.Status.PLACED:
             return False
         return super().has_delete_permission(request, obj)
 
+    def may_operate(self, request: HttpRequest) -> bool:
+        """Taking orders through their states is an order change, whatever the read-only form says."""
+        return request.user.has_perm("shop.change_order")
+
     def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)
         actions.pop("delete_selected", None)  # "Cancel selected" does what a delete may do
+        if not self.may_operate(request):
+            for name in ("mark_paid", "ship_in_full", "cancel_orders"):
+                actions.pop(name, None)
         return actions
 
     def delete_model(self, request: HttpRequest, obj: Order) -> None:
-        services.order_cancel(order=obj)
+        services.order_cancel(order=obj, user=request.user)
 
     def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
         for order in queryset:
-            services.order_cancel(order=order)
+            services.order_cancel(order=order, user=request.user)
 
     def get_deleted_objects(self, objs, request):
         return [format_html("{} (cancelled, not deleted)", obj) for obj in objs], {}, set(), []
@@ -317,9 +407,39 @@ class OrderAdmin(admin.ModelAdmin):
         )
         return HttpResponseRedirect(reverse("admin:shop_order_change", args=[obj_id]))
 
-    @admin.display(description="total")
-    def total(self, obj: Order) -> str:
-        return f"{sum(line.quantity * line.unit_price for line in self._lines(obj)):,.2f}"
+    # --- The order page ---------------------------------------------------------------------------
+
+    def _detail(self, obj: Order) -> Order:
+        """The order with lines, payments, refunds, shipments and returns, read once per page."""
+        if not hasattr(obj, "_admin_detail"):
+            obj._admin_detail = selectors.order_with_lines(order_id=obj.pk)
+        return obj._admin_detail
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        order = self.get_object(request, object_id)
+        extra = {**(extra_context or {})}
+        if order is not None and self.may_operate(request):
+            extra["order_actions"] = [str(action) for action in order_states.allowed_actions(order.status)]
+        return super().change_view(request, object_id, form_url, extra_context=extra)
+
+    @admin.display(description="guest email")
+    def guest_email(self, obj: Order) -> str:
+        customer = obj.customer
+        return customer.email if customer is not None and customer.user_id is None and customer.email else "—"
+
+    @admin.display(description="amounts")
+    def amounts(self, obj: Order) -> str:
+        order = self._detail(obj)
+        total = services.order_total(order)
+        paid, refunded = selectors.order_money(order)
+        return format_html(
+            '<table class="order-amounts"><tr><th>total</th><th>paid</th><th>refunded</th>'
+            "<th>currency</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
+            _money(total),
+            _money(paid),
+            _money(refunded),
+            settings.SHOP["CURRENCY"],
+        )
 
     @admin.display(description="lines")
     def lines_table(self, obj: Order) -> str:
@@ -327,31 +447,126 @@ class OrderAdmin(admin.ModelAdmin):
         rows = format_html_join(
             "",
             '<tr><td>{}</td><td><a href="{}{}/change/">{}</a></td><td>{}</td>'
-            "<td>{}</td><td>{}</td><td>{}</td></tr>",
+            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
             (
                 (
-                    line.line_number,
+                    row["line"].line_number,
                     url,
-                    line.product_id,
-                    line.product.sku,
-                    line.product.name,
-                    line.quantity,
-                    line.unit_price,
-                    f"{line.quantity * line.unit_price:,.2f}",
+                    row["line"].product_id,
+                    row["line"].product.sku,
+                    row["line"].product.name,
+                    row["line"].quantity,
+                    row["line"].unit_price,
+                    _money(row["line"].quantity * row["line"].unit_price),
+                    row["shipped"],
+                    row["to_ship"],
+                    row["returned"],
                 )
-                for line in self._lines(obj)
+                for row in selectors.order_lines_progress(self._detail(obj))
             ),
         )
         return format_html(
             '<table class="order-lines"><tr><th>#</th><th>SKU</th><th>product</th><th>qty</th>'
-            "<th>unit price</th><th>line total</th></tr>{}</table>",
+            "<th>unit price</th><th>line total</th><th>shipped</th><th>to ship</th><th>returned</th></tr>"
+            "{}</table>",
             rows,
         )
 
-    def _lines(self, obj: Order) -> list[OrderLine]:
-        if not hasattr(obj, "_admin_lines"):
-            obj._admin_lines = list(obj.lines.select_related("product").order_by("line_number"))
-        return obj._admin_lines
+    @admin.display(description="payments")
+    def payments_table(self, obj: Order) -> str:
+        payments = list(self._detail(obj).payments.all())
+        if not payments:
+            return "No payment yet."
+        return format_html(
+            '<table class="order-payments"><tr><th>received</th><th>amount</th><th>reference</th></tr>'
+            "{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{} {}</td><td>{}</td></tr>",
+                (
+                    (f"{p.created_at:%Y-%m-%d %H:%M}", _money(p.amount), p.currency, p.reference)
+                    for p in payments
+                ),
+            ),
+        )
+
+    @admin.display(description="refunds")
+    def refunds_table(self, obj: Order) -> str:
+        refunds = list(self._detail(obj).refunds.all())
+        if not refunds:
+            return "No refund."
+        return format_html(
+            '<table class="order-refunds"><tr><th>recorded</th><th>amount</th><th>why</th>'
+            "<th>provider</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        f"{r.created_at:%Y-%m-%d %H:%M}",
+                        _money(r.amount),
+                        r.currency,
+                        r.get_reason_display(),
+                        f"confirmed ({r.provider_reference})" if r.confirmed_at else "not confirmed yet",
+                    )
+                    for r in refunds
+                ),
+            ),
+        )
+
+    @admin.display(description="shipments")
+    def shipments_table(self, obj: Order) -> str:
+        order = self._detail(obj)
+        shipments = list(order.shipments.all())
+        if not shipments:
+            return (
+                "Shipped before shipments were recorded."
+                if order.status == Order.Status.FULFILLED
+                else "None yet."
+            )
+        return format_html(
+            '<table class="order-shipments"><tr><th>shipment</th><th>shipped</th><th>units</th></tr>'
+            "{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        f"{order.number}/S{shipment.sequence}",
+                        f"{shipment.created_at:%Y-%m-%d %H:%M}",
+                        ", ".join(
+                            f"{line.quantity} x {line.order_line.product.sku}"
+                            for line in shipment.lines.all()
+                        ),
+                    )
+                    for shipment in shipments
+                ),
+            ),
+        )
+
+    @admin.display(description="returns")
+    def returns_table(self, obj: Order) -> str:
+        returns = [(line, item) for line in self._detail(obj).lines.all() for item in line.returns.all()]
+        if not returns:
+            return "None."
+        return format_html(
+            '<table class="order-returns"><tr><th>received</th><th>product</th><th>units</th>'
+            "<th>stock</th><th>reason</th></tr>{}</table>",
+            format_html_join(
+                "",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                (
+                    (
+                        f"{item.created_at:%Y-%m-%d %H:%M}",
+                        line.product.sku,
+                        item.quantity,
+                        "restocked" if item.restock else "written off",
+                        item.reason,
+                    )
+                    for line, item in sorted(returns, key=lambda pair: pair[1].created_at)
+                ),
+            ),
+        )
 
     @admin.display(ordering="line_count", description="lines")
     def line_count(self, obj: Order) -> int:
@@ -360,6 +575,168 @@ class OrderAdmin(admin.ModelAdmin):
     @admin.display(ordering="units")
     def units(self, obj: Order) -> int:
         return obj.units or 0
+
+    # --- Operations: each a service call -----------------------------------------------------------
+
+    def get_urls(self):
+        wrap = self.admin_site.admin_view
+        return [
+            path("<int:pk>/mark-paid/", wrap(self.mark_paid_view), name="shop_order_mark_paid"),
+            path("<int:pk>/ship/", wrap(self.ship_view), name="shop_order_ship"),
+            path("<int:pk>/return/", wrap(self.return_view), name="shop_order_return"),
+            path("<int:pk>/cancel/", wrap(self.cancel_view), name="shop_order_cancel"),
+            *super().get_urls(),
+        ]
+
+    def _operation_context(self, request: HttpRequest, order: Order, title: str, **extra) -> dict:
+        return {
+            **self.admin_site.each_context(request),
+            "title": title,
+            "order": order,
+            "opts": self.model._meta,
+            "original": order,
+            "next": self._next(request, order),
+            **extra,
+        }
+
+    @staticmethod
+    def _next(request: HttpRequest, order: Order) -> str:
+        """Where to go afterwards: the page staff came from (the "to ship" queue) or the order."""
+        wanted = request.POST.get("next") or request.GET.get("next") or ""
+        if wanted and url_has_allowed_host_and_scheme(wanted, allowed_hosts={request.get_host()}):
+            return wanted
+        return reverse("admin:shop_order_change", args=[order.pk])
+
+    def _refuse(self, request: HttpRequest, order: Order, message: str) -> HttpResponseRedirect:
+        self.message_user(request, message, messages.ERROR)
+        return HttpResponseRedirect(reverse("admin:shop_order_change", args=[order.pk]))
+
+    def mark_paid_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        order = get_object_or_404(Order, pk=pk)
+        if not self.may_operate(request):
+            raise PermissionDenied
+        if not order_states.is_allowed(order.status, order_states.Action.PAY):
+            return self._refuse(request, order, f"Order {order.number} is {order.status}: it cannot be paid.")
+        form = MarkPaidForm(request.POST or None)
+        if request.method == "POST" and form.is_valid():
+            reference = form.cleaned_data["reference"] or f"marked paid by {request.user.get_username()}"
+            try:
+                services.order_mark_paid(
+                    order=order,
+                    amount=services.order_total(order),
+                    currency=settings.SHOP["CURRENCY"],
+                    reference=reference,
+                    user=request.user,
+                )
+            except services.ShopError as exc:
+                return self._refuse(request, order, str(exc))
+            self.message_user(
+                request, f"Order {order.number} is paid; it is in the queue to ship.", messages.SUCCESS
+            )
+            return HttpResponseRedirect(self._next(request, order))
+        total = services.order_total(order)
+        return TemplateResponse(
+            request,
+            "admin/shop/order/mark_paid.html",
+            self._operation_context(
+                request,
+                order,
+                f"Mark order {order.number} paid",
+                form=form,
+                total=total,
+                currency=settings.SHOP["CURRENCY"],
+            ),
+        )
+
+    def ship_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        order = get_object_or_404(Order, pk=pk)
+        if not self.may_operate(request):
+            raise PermissionDenied
+        if not order_states.is_allowed(order.status, order_states.Action.SHIP):
+            return self._refuse(
+                request,
+                order,
+                f"Order {order.number} is {order.get_status_display().lower()}: nothing to ship.",
+            )
+        rows = [row for row in selectors.order_outstanding_by_product(self._detail(order)) if row["to_ship"]]
+        form = ShipForm(request.POST or None, rows=rows)
+        if request.method == "POST":
+            quantities = (
+                None if "ship_all" in request.POST else (form.quantities() if form.is_valid() else False)
+            )
+            if quantities is not False:
+                try:
+                    shipment = services.shipment_create(order=order, quantities=quantities, user=request.user)
+                except services.ShopError as exc:
+                    self.message_user(request, str(exc), messages.ERROR)
+                else:
+                    units = sum(line.quantity for line in shipment.lines.all())
+                    shipment.order.refresh_from_db()
+                    self.message_user(
+                        request,
+                        f"Shipped {units} unit(s) as {shipment.reference}; order {order.number} is "
+                        f"{shipment.order.get_status_display().lower()}.",
+                        messages.SUCCESS,
+                    )
+                    return HttpResponseRedirect(self._next(request, order))
+        return TemplateResponse(
+            request,
+            "admin/shop/order/ship.html",
+            self._operation_context(
+                request, order, f"Ship order {order.number}", form=form, rows=form.bound_rows()
+            ),
+        )
+
+    def return_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        order = get_object_or_404(Order, pk=pk)
+        if not self.may_operate(request):
+            raise PermissionDenied
+        if not order_states.is_allowed(order.status, order_states.Action.RETURN):
+            return self._refuse(
+                request, order, f"Order {order.number} is {order.status}: nothing was shipped."
+            )
+        rows = selectors.order_lines_progress(self._detail(order))
+        form = ReturnForm(request.POST or None, rows=rows)
+        if request.method == "POST" and form.is_valid():
+            line = next(row["line"] for row in rows if row["line"].pk == form.cleaned_data["order_line"])
+            try:
+                services.order_line_return(
+                    order_line=line,
+                    quantity=form.cleaned_data["quantity"],
+                    restock=form.cleaned_data["disposition"] == "restock",
+                    reason=form.cleaned_data["reason"],
+                    user=request.user,
+                )
+            except services.ShopError as exc:
+                self.message_user(request, str(exc), messages.ERROR)
+            else:
+                self.message_user(
+                    request,
+                    f"Return of {form.cleaned_data['quantity']} x {line.product.sku} recorded.",
+                    messages.SUCCESS,
+                )
+                return HttpResponseRedirect(reverse("admin:shop_order_change", args=[order.pk]))
+        return TemplateResponse(
+            request,
+            "admin/shop/order/return.html",
+            self._operation_context(request, order, f"Return from order {order.number}", form=form),
+        )
+
+    def cancel_view(self, request: HttpRequest, pk: int) -> HttpResponse:
+        order = get_object_or_404(Order, pk=pk)
+        if not self.may_operate(request):
+            raise PermissionDenied
+        if request.method != "POST":
+            return self._refuse(request, order, "Cancel from the button on the order page.")
+        try:
+            services.order_cancel(order=order, user=request.user)
+        except services.ShopError as exc:
+            return self._refuse(request, order, str(exc))
+        refunded = " and its payment refunded" if order.status == Order.Status.PAID else ""
+        self.message_user(
+            request, f"Order {order.number} was cancelled{refunded}; its stock is released.", messages.SUCCESS
+        )
+        return HttpResponseRedirect(reverse("admin:shop_order_change", args=[order.pk]))
 
     def _apply(self, request: HttpRequest, queryset: QuerySet[Order], service, verb: str) -> None:
         done = 0
@@ -371,13 +748,112 @@ class OrderAdmin(admin.ModelAdmin):
                 self.message_user(request, str(exc), messages.WARNING)
         self.message_user(request, f"{verb} {done} order(s).", messages.SUCCESS)
 
-    @admin.action(description="Fulfil selected placed orders (ship the reserved stock)")
-    def fulfil_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._apply(request, queryset, services.order_fulfil, "Fulfilled")
+    @admin.action(description="Mark selected placed orders paid (their full total)")
+    def mark_paid(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        def pay(*, order: Order) -> None:
+            services.order_mark_paid(
+                order=order,
+                amount=services.order_total(order),
+                currency=settings.SHOP["CURRENCY"],
+                reference=f"marked paid by {request.user.get_username()}",
+                user=request.user,
+            )
 
-    @admin.action(description="Cancel selected placed orders (release the reservation)")
+        self._apply(request, queryset, pay, "Marked paid")
+
+    @admin.action(description="Ship selected paid orders in full")
+    def ship_in_full(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        self._apply(
+            request,
+            queryset,
+            lambda *, order: services.shipment_create(order=order, user=request.user),
+            "Shipped",
+        )
+
+    @admin.action(description="Cancel selected orders (release the stock; refund paid ones)")
     def cancel_orders(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
-        self._apply(request, queryset, services.order_cancel, "Cancelled")
+        self._apply(
+            request,
+            queryset,
+            lambda *, order: services.order_cancel(order=order, user=request.user),
+            "Cancelled",
+        )
+
+
+@admin.register(OrderToShip)
+class OrderToShipAdmin(ReadOnlyAdmin):
+    """The warehouse's queue: paid orders with units still to ship, the longest-waiting first."""
+
+    list_display = [
+        "order_number",
+        "customer",
+        "paid_at",
+        "placed_at",
+        "status",
+        "units_to_ship",
+        "ship_link",
+    ]
+    list_display_links = None
+    list_select_related = ["customer"]
+    search_fields = ["number", "customer__external_id"]
+    ordering = ["paid_at", "placed_at", "pk"]
+    show_full_result_count = False
+    actions = ["ship_in_full"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
+        return (
+            OrderToShip.objects.to_ship()
+            .select_related("customer")
+            .annotate(
+                ordered=per_row(OrderLine, outer="order", total="quantity"),
+                shipped=per_row(ShipmentLine, outer="shipment__order", total="quantity"),
+            )
+        )
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)
+        if not request.user.has_perm("shop.change_order"):
+            actions.pop("ship_in_full", None)
+        return actions
+
+    @admin.display(description="order", ordering="number")
+    def order_number(self, obj: Order) -> str:
+        return format_html(
+            '<a href="{}">{}</a>', reverse("admin:shop_order_change", args=[obj.pk]), obj.number
+        )
+
+    @admin.display(description="units to ship")
+    def units_to_ship(self, obj: Order) -> int:
+        return (obj.ordered or 0) - (obj.shipped or 0)
+
+    @admin.display(description="")
+    def ship_link(self, obj: Order) -> str:
+        url = reverse("admin:shop_order_ship", args=[obj.pk])
+        queue = reverse("admin:shop_ordertoship_changelist")
+        return format_html('<a class="button ship-order" href="{}?next={}">Ship…</a>', url, queue)
+
+    @admin.action(description="Ship selected orders in full")
+    def ship_in_full(self, request: HttpRequest, queryset: QuerySet[Order]) -> None:
+        done = 0
+        for order in queryset:
+            try:
+                services.shipment_create(order=order, user=request.user)
+                done += 1
+            except services.ShopError as exc:
+                self.message_user(request, str(exc), messages.WARNING)
+        self.message_user(request, f"Shipped {done} order(s) in full.", messages.SUCCESS)
+
+
+@admin.register(PaymentEvent)
+class PaymentEventAdmin(ReadOnlyAdmin):
+    """The payment provider's events that took effect (refused ones are in the log, not here)."""
+
+    list_display = ["received_at", "event_id", "type", "order"]
+    list_filter = ["type"]
+    search_fields = ["event_id", "order__number"]
+    list_select_related = ["order"]
+    raw_id_fields = ["order"]
+    show_full_result_count = False
 
 
 @admin.register(Cancellation)

@@ -1,6 +1,7 @@
 """The nightly stock check: stock records against the records they summarise.
 
-``StockRecord.reserved`` must equal the units on placed (open) orders, and
+``StockRecord.reserved`` must equal the units still to ship on open orders (placed, paid or
+partly shipped: ordered minus shipped), and
 ``StockRecord.on_hand`` the sum of the product's ``StockMovement`` ledger. Every
 service keeps both true; a write around the services (a bulk delete, a raw
 update, a restored backup) breaks them silently. ``stock_discrepancies`` finds
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 from django.db import transaction
 from django.db.models import Sum
 
-from .models import Order, OrderLine, Product, StockMovement, StockRecord
+from .models import Order, OrderLine, Product, ShipmentLine, StockMovement, StockRecord
 
 RECONCILIATION_NOTE = "stock check: on hand differed from the ledger"
 
@@ -32,15 +33,25 @@ class StockDiscrepancy:
         return self.recorded - self.expected
 
     def __str__(self) -> str:
-        source = "units on placed orders" if self.field == "reserved" else "the stock ledger"
+        source = "units to ship on open orders" if self.field == "reserved" else "the stock ledger"
         return f"{self.sku} {self.field} is {self.recorded}, {source}: {self.expected} ({self.difference:+d})"
 
 
 def _open_order_units(product_ids: list[int] | None = None) -> dict[int, int]:
-    lines = OrderLine.objects.filter(order__status=Order.Status.PLACED)
+    """Units ordered minus units shipped, per product, on orders that hold a reservation."""
+    lines = OrderLine.objects.filter(order__status__in=Order.RESERVING_STATUSES)
+    shipped = ShipmentLine.objects.filter(shipment__order__status__in=Order.RESERVING_STATUSES)
     if product_ids is not None:
         lines = lines.filter(product_id__in=product_ids)
-    return dict(lines.values("product").annotate(units=Sum("quantity")).values_list("product", "units"))
+        shipped = shipped.filter(order_line__product_id__in=product_ids)
+    units = dict(lines.values("product").annotate(units=Sum("quantity")).values_list("product", "units"))
+    for product_id, out in (
+        shipped.values("order_line__product")
+        .annotate(units=Sum("quantity"))
+        .values_list("order_line__product", "units")
+    ):
+        units[product_id] -= out
+    return {product_id: left for product_id, left in units.items() if left}
 
 
 def _ledger_units(product_ids: list[int] | None = None) -> dict[int, int]:
@@ -83,7 +94,7 @@ def stock_discrepancies(*, product_ids: list[int] | None = None) -> list[StockDi
 def stock_repair() -> list[StockDiscrepancy]:
     """Fix what ``stock_discrepancies`` finds, under the stock row locks; returns what was fixed.
 
-    - ``reserved`` is set to the units on placed orders: the orders are the truth, and a
+    - ``reserved`` is set to the units to ship on open orders: the orders are the truth, and a
       reservation without an order behind it could never be sold.
     - ``on_hand`` is kept (it is what the warehouse counted and what orders reserve against) and
       the ledger gets one adjustment row for the difference, with a note, so the gap stays

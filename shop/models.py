@@ -58,7 +58,9 @@ class Product(models.Model):
     # Stored, not aggregated per request: ordering the catalogue by popularity must not sum every
     # order line of the shop on each page view. Refreshed by services.product_popularity_refresh().
     units_sold = models.PositiveIntegerField(
-        default=0, db_index=True, help_text="Units on orders that were not cancelled, net of cancellations."
+        default=0,
+        db_index=True,
+        help_text="Units on orders that were paid, net of cancellations and returns.",
     )
 
     objects = ProductQuerySet.as_manager()
@@ -72,7 +74,11 @@ class Product(models.Model):
 
 
 class Customer(models.Model):
-    """A buyer, known by the id of the system that created it (the shop frontend or an import)."""
+    """A buyer, known by the id of the system that created it (the shop frontend or an import).
+
+    A guest (an order by email, without an account) is a customer with no ``user`` and an ``email``:
+    the only place a guest's email is stored, so erasing the customer erases it.
+    """
 
     external_id = models.CharField(max_length=64, unique=True)
     user = models.OneToOneField(
@@ -82,23 +88,58 @@ class Customer(models.Model):
         on_delete=models.SET_NULL,
         related_name="customer",
     )
+    email = models.EmailField(
+        blank=True, help_text="A guest's email (lower case); customers with a login keep theirs on the login."
+    )
     country = models.CharField(max_length=64, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:
         ordering = ["external_id"]
+        constraints = [
+            # One guest customer per email, so two concurrent guest orders cannot create two.
+            models.UniqueConstraint(
+                fields=["email"],
+                condition=Q(user__isnull=True) & ~Q(email=""),
+                name="customer_one_guest_per_email",
+            )
+        ]
 
     def __str__(self) -> str:
         return self.external_id
 
 
+class OrderQuerySet(models.QuerySet["Order"]):
+    def was_paid(self) -> OrderQuerySet:
+        """Orders that were paid, whatever happened next: demand and training data."""
+        return self.filter(paid_orders_q())
+
+    def to_ship(self) -> OrderQuerySet:
+        """Paid orders with units still to ship, oldest payment first: the warehouse's queue."""
+        return self.filter(status__in=Order.TO_SHIP_STATUSES).order_by(
+            F("paid_at").asc(nulls_first=True), "placed_at", "pk"
+        )
+
+
 class Order(models.Model):
-    """A customer's purchase. A placed order holds a stock reservation until it is fulfilled or cancelled."""
+    """A customer's purchase, from placement to the last shipment (``shop.order_states`` has the rules).
+
+    placed (stock reserved, awaiting payment; lapses at ``expires_at``) -> paid (never lapses) ->
+    partly shipped -> fulfilled, or cancelled. An order holds a reservation for every unit not yet
+    shipped while it is placed, paid or partly shipped.
+    """
 
     class Status(models.TextChoices):
-        PLACED = "placed", "Placed"
+        PLACED = "placed", "Placed (awaiting payment)"
+        PAID = "paid", "Paid"
+        PARTLY_SHIPPED = "partly_shipped", "Partly shipped"
         FULFILLED = "fulfilled", "Fulfilled"
         CANCELLED = "cancelled", "Cancelled"
+
+    #: Statuses whose unshipped units are reserved in stock.
+    RESERVING_STATUSES = (Status.PLACED, Status.PAID, Status.PARTLY_SHIPPED)
+    #: Statuses of the "to ship" queue.
+    TO_SHIP_STATUSES = (Status.PAID, Status.PARTLY_SHIPPED)
 
     number = models.CharField(max_length=32, unique=True)
     customer = models.ForeignKey(
@@ -110,9 +151,14 @@ class Order(models.Model):
     expires_at = models.DateTimeField(
         null=True,
         blank=True,
-        help_text="A placed order still open at this time is cancelled and its reservation released; "
-        "empty: never (orders from before reservations expired).",
+        help_text="A placed order still unpaid at this time is cancelled and its reservation released; "
+        "empty: never (paid orders, and orders from before reservations expired).",
     )
+    paid_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the order was paid (imported orders: when they were placed)."
+    )
+
+    objects = OrderQuerySet.as_manager()
 
     class Meta:
         ordering = ["-placed_at", "-id"]
@@ -123,6 +169,17 @@ class Order(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+def paid_orders_q(prefix: str = "") -> Q:
+    """Orders that were paid: ``paid_orders_q("order__")`` filters their lines.
+
+    ``paid_at`` is set by every payment (imports and the data migration set it to ``placed_at``);
+    the statuses also cover rows written without it. A paid order cancelled later still matches
+    (its cancellation rows net it out of demand); lapsed and unpaid cancelled orders never do.
+    """
+    statuses = [Order.Status.PAID, Order.Status.PARTLY_SHIPPED, Order.Status.FULFILLED]
+    return Q(**{f"{prefix}paid_at__isnull": False}) | Q(**{f"{prefix}status__in": statuses})
 
 
 class IdempotencyKey(models.Model):
@@ -149,6 +206,12 @@ class IdempotencyKey(models.Model):
         return f"{self.customer_id}:{self.key}"
 
 
+class OrderLineQuerySet(models.QuerySet["OrderLine"]):
+    def of_paid_orders(self) -> OrderLineQuerySet:
+        """Lines of orders that were paid: what demand and training data count."""
+        return self.filter(paid_orders_q("order__"))
+
+
 class OrderLine(models.Model):
     """One product on an order.
 
@@ -164,6 +227,8 @@ class OrderLine(models.Model):
     quantity = models.PositiveIntegerField()
     unit_price = models.DecimalField(max_digits=10, decimal_places=2)
     occurrence = models.PositiveIntegerField(default=1)
+
+    objects = OrderLineQuerySet.as_manager()
 
     class Meta:
         ordering = ["order", "line_number"]
@@ -223,6 +288,160 @@ class Cancellation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.reference}/{self.line_number}: -{self.quantity} x {self.product_id}"
+
+
+class Payment(models.Model):
+    """Money received for an order: from the payment provider's webhook or recorded by staff."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="payments")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3, help_text="ISO 4217 code.")
+    reference = models.CharField(
+        max_length=255,
+        blank=True,
+        help_text="The provider's event id, or what staff wrote (a bank reference).",
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gte=0), name="payment_amount_non_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: {self.amount} {self.currency}"
+
+
+class Refund(models.Model):
+    """Money given back on an order: on cancelling a paid order, on a return, or reported by the provider.
+
+    A refund the shop records (cancellation, return) has no ``provider_reference`` until the provider's
+    ``payment.refunded`` event for the same amount confirms it; an event matching none is a new refund.
+    """
+
+    class Reason(models.TextChoices):
+        CANCELLATION = "cancellation", "Paid order cancelled"
+        RETURN = "return", "Return"
+        PROVIDER = "provider", "Refunded at the payment provider"
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="refunds")
+    amount = models.DecimalField(max_digits=12, decimal_places=2)
+    currency = models.CharField(max_length=3)
+    reason = models.CharField(max_length=16, choices=Reason.choices)
+    order_return = models.OneToOneField(
+        "OrderReturn", null=True, blank=True, on_delete=models.PROTECT, related_name="refund"
+    )
+    provider_reference = models.CharField(max_length=255, blank=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the provider reported it.")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [models.CheckConstraint(condition=Q(amount__gt=0), name="refund_amount_positive")]
+
+    def __str__(self) -> str:
+        return f"{self.order_id}: -{self.amount} {self.currency} ({self.reason})"
+
+
+class PaymentEvent(models.Model):
+    """A payment provider's webhook event that took effect, kept so a redelivery takes none.
+
+    The unique ``event_id`` is inserted in the transaction that applies the event: a second delivery,
+    even a concurrent one, fails the insert and changes nothing. An event refused (wrong amount...)
+    rolls back with its effect, so it is not stored and a redelivery is refused again.
+    """
+
+    event_id = models.CharField(max_length=255, unique=True)
+    type = models.CharField(max_length=64)
+    order = models.ForeignKey(Order, null=True, on_delete=models.PROTECT, related_name="payment_events")
+    payload = models.JSONField(default=dict)
+    received_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.event_id} ({self.type})"
+
+
+class Shipment(models.Model):
+    """Units of a paid order leaving the warehouse together; each line moves on-hand through the ledger."""
+
+    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="shipments")
+    sequence = models.PositiveIntegerField(help_text="1 for the order's first shipment, 2 for the next...")
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["order", "sequence"]
+        constraints = [models.UniqueConstraint(fields=["order", "sequence"], name="shipment_unique_sequence")]
+
+    def __str__(self) -> str:
+        return self.reference
+
+    @property
+    def reference(self) -> str:
+        return f"{self.order.number}/S{self.sequence}"
+
+
+class ShipmentLine(models.Model):
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="lines")
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="shipment_lines")
+    quantity = models.PositiveIntegerField()
+
+    class Meta:
+        ordering = ["shipment", "order_line"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="shipmentline_quantity_positive"),
+            models.UniqueConstraint(
+                fields=["shipment", "order_line"], name="shipmentline_one_per_order_line"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.shipment_id}: {self.quantity} x line {self.order_line_id}"
+
+
+class OrderReturn(models.Model):
+    """Shipped units of an order line coming back, with why, and whether they went back into stock.
+
+    Restocked units add to on-hand through the ledger (reason "return"); written-off units do not.
+    Either way the units leave demand (a ``Cancellation`` row of kind "return").
+    """
+
+    order_line = models.ForeignKey(OrderLine, on_delete=models.PROTECT, related_name="returns")
+    quantity = models.PositiveIntegerField()
+    restock = models.BooleanField(help_text="Back into sellable stock; otherwise written off.")
+    reason = models.CharField(max_length=255)
+    created_at = models.DateTimeField(default=timezone.now)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(quantity__gt=0), name="orderreturn_quantity_positive")
+        ]
+
+    def __str__(self) -> str:
+        return f"return {self.pk}: {self.quantity} x line {self.order_line_id}"
+
+
+class OrderToShip(Order):
+    """The "to ship" queue in the admin: paid orders with units still to ship, oldest first."""
+
+    class Meta:
+        proxy = True
+        verbose_name = "order to ship"
+        verbose_name_plural = "orders to ship"
 
 
 class Rating(models.Model):

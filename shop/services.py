@@ -21,10 +21,27 @@ from django.contrib.auth.models import AbstractBaseUser
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
-from django.db.models import Sum
+from django.db.models import Max, Sum
 from django.utils import timezone
 
-from .models import Customer, IdempotencyKey, Order, OrderLine, Product, StockMovement, StockRecord
+from . import order_states
+from .models import (
+    Cancellation,
+    Customer,
+    IdempotencyKey,
+    Order,
+    OrderLine,
+    OrderReturn,
+    Payment,
+    PaymentEvent,
+    Product,
+    Refund,
+    Shipment,
+    ShipmentLine,
+    StockMovement,
+    StockRecord,
+)
+from .order_states import Action
 
 
 class ShopError(Exception):
@@ -261,10 +278,10 @@ def idempotency_keys_purge(*, now: datetime | None = None) -> int:
 
 
 def order_expire_stale(*, now: datetime | None = None, batch_size: int = 500) -> int:
-    """Cancel open orders whose reservation lapsed, each through ``order_cancel`` (its own transaction).
+    """Cancel unpaid orders whose reservation lapsed, each in its own transaction.
 
-    An order fulfilled or cancelled meanwhile is skipped: ``order_cancel`` re-checks the state under
-    the row lock, so the sweep never races a fulfilment into a double release.
+    Only placed (unpaid) orders lapse: each is re-checked under its row lock, so an order paid or
+    cancelled between the query and the lock is skipped, never cancelled.
     """
     now = now or timezone.now()
     cancelled = 0
@@ -275,64 +292,478 @@ def order_expire_stale(*, now: datetime | None = None, batch_size: int = 500) ->
     )
     for order_id in list(stale):
         try:
-            order_cancel(order=Order(pk=order_id))
+            _order_expire(order=Order(pk=order_id), now=now)
         except InvalidOrderState:
             continue
         cancelled += 1
     return cancelled
 
 
-def _order_quantities(order: Order) -> dict[int, int]:
-    quantities: dict[int, int] = defaultdict(int)
-    for product_id, quantity in order.lines.values_list("product_id", "quantity"):
-        quantities[product_id] += quantity
-    return quantities
+@transaction.atomic
+def _order_expire(*, order: Order, now: datetime) -> Order:
+    order = _lock_order(order, Action.EXPIRE)
+    if order.expires_at is None or order.expires_at > now:
+        raise InvalidOrderState(f"Order {order.number} has not lapsed.")
+    _release_reservation(_outstanding_by_product(order))
+    return _set_status(order, Action.EXPIRE, Order.Status.CANCELLED)
 
 
-def _lock_order(order: Order, expected: Order.Status) -> Order:
+# --- Order lifecycle: payments, shipments, cancellations, returns, refunds ------------------------
+# Every transition locks the order row first, then stock rows in primary-key order (as order_place
+# does), and asks ``order_states`` whether the order may take it.
+
+_VERBS = {
+    Action.PAY: "paid",
+    Action.SHIP: "shipped",
+    Action.CANCEL: "cancelled",
+    Action.CUSTOMER_CANCEL: "cancelled by the customer",
+    Action.EXPIRE: "expired",
+    Action.RETURN: "returned",
+    Action.REFUND: "refunded",
+}
+
+
+class PaymentMismatch(ShopError):
+    """A payment whose amount or currency is not the order's total (or a refund in another currency)."""
+
+    def __init__(self, message: str, *, amount: Decimal, currency: str) -> None:
+        self.amount, self.currency = amount, currency
+        super().__init__(message)
+
+
+class RefundExceedsPayments(ShopError):
+    def __init__(self, *, order: Order, amount: Decimal, refundable: Decimal) -> None:
+        self.amount, self.refundable = amount, refundable
+        super().__init__(
+            f"Order {order.number}: a refund of {amount} is more than the {refundable:.2f} "
+            "paid and not yet refunded."
+        )
+
+
+class NothingToShip(ShopError):
+    """The shipment asks for no units, units the order does not hold, or more than are left to ship."""
+
+
+class ReturnRefused(ShopError):
+    """The return asks for more units than were shipped and not yet returned, or gives no reason."""
+
+
+def _lock_order(order: Order, action: Action) -> Order:
     locked = Order.objects.select_for_update().get(pk=order.pk)
-    if locked.status != expected:
-        raise InvalidOrderState(f"Order {locked.number} is {locked.status}, not {expected}.")
+    if not order_states.is_allowed(locked.status, action):
+        raise InvalidOrderState(
+            f"Order {locked.number} is {locked.get_status_display().lower()}: it cannot be {_VERBS[action]}."
+        )
     return locked
 
 
-@transaction.atomic
-def order_cancel(*, order: Order) -> Order:
-    """Cancel a placed order and release its reservation."""
-    order = _lock_order(order, Order.Status.PLACED)
-    quantities = _order_quantities(order)
+def _set_status(order: Order, action: Action, target: str, *fields: str) -> Order:
+    if not order_states.transition_target(status=order.status, action=action, target=target):
+        raise InvalidOrderState(f"Order {order.number}: {order.status} -> {target} is not a transition.")
+    order.status = target
+    order.full_clean(exclude=["customer"], validate_unique=False, validate_constraints=False)
+    order.save(update_fields=["status", *fields])
+    return order
+
+
+def _shipped_by_line(order: Order) -> dict[int, int]:
+    """Units shipped per order line. A fulfilled order has shipped every unit, with or without
+    shipment rows (imported orders and orders fulfilled before shipments existed have none)."""
+    if order.status == Order.Status.FULFILLED:
+        return dict(order.lines.values_list("pk", "quantity"))
+    return dict(
+        ShipmentLine.objects.filter(shipment__order=order)
+        .values("order_line")
+        .annotate(units=Sum("quantity"))
+        .values_list("order_line", "units")
+    )
+
+
+def _outstanding_by_product(order: Order) -> dict[int, int]:
+    """Units not yet shipped, per product: what the order still holds reserved while it is open."""
+    shipped = _shipped_by_line(order)
+    outstanding: dict[int, int] = defaultdict(int)
+    for line_id, product_id, quantity in order.lines.values_list("pk", "product_id", "quantity"):
+        left = quantity - shipped.get(line_id, 0)
+        if left:
+            outstanding[product_id] += left
+    return dict(outstanding)
+
+
+def _release_reservation(quantities: dict[int, int]) -> None:
+    if not quantities:
+        return
     stock = _locked_stock(quantities)
     for product_id, quantity in quantities.items():
         stock[product_id].reserved -= quantity
     StockRecord.objects.bulk_update(stock.values(), ["reserved", "updated_at"])
-    order.status = Order.Status.CANCELLED
-    order.save(update_fields=["status"])
-    return order
+
+
+def _money_in(order: Order) -> tuple[Decimal, Decimal]:
+    """(paid, refunded) on the order, read from the database (under the caller's order lock)."""
+    paid = order.payments.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    refunded = order.refunds.aggregate(total=Sum("amount"))["total"] or Decimal("0")
+    return paid, refunded
+
+
+def _record_refund(
+    order: Order,
+    *,
+    amount: Decimal,
+    reason: str,
+    user: AbstractBaseUser | None,
+    order_return: OrderReturn | None = None,
+) -> Refund:
+    refund = Refund(
+        order=order,
+        amount=amount,
+        currency=settings.SHOP["CURRENCY"],
+        reason=reason,
+        order_return=order_return,
+        created_by=user,
+    )
+    refund.full_clean(exclude=["order", "order_return"], validate_unique=False, validate_constraints=False)
+    refund.save()
+    return refund
 
 
 @transaction.atomic
-def order_fulfil(*, order: Order, user: AbstractBaseUser | None = None) -> Order:
-    """Ship a placed order: its reserved units leave the warehouse and the ledger records it."""
-    order = _lock_order(order, Order.Status.PLACED)
-    quantities = _order_quantities(order)
-    stock = _locked_stock(quantities)
-    for product_id, quantity in quantities.items():
-        stock[product_id].reserved -= quantity
-        stock[product_id].on_hand -= quantity
+def order_mark_paid(
+    *,
+    order: Order,
+    amount: Decimal,
+    currency: str,
+    reference: str,
+    user: AbstractBaseUser | None = None,
+) -> Payment:
+    """Record a payment of the order's exact total: the order becomes paid and never lapses.
+
+    Raises ``InvalidOrderState`` unless the order is placed (an order that lapsed was cancelled
+    and its stock released: the money must go back), and ``PaymentMismatch`` unless ``amount``
+    and ``currency`` are the order's total and the shop's currency.
+    """
+    order = _lock_order(order, Action.PAY)
+    amount = Decimal(amount)
+    expected = order_total(order)
+    shop_currency = settings.SHOP["CURRENCY"]
+    if amount != expected or currency.upper() != shop_currency.upper():
+        raise PaymentMismatch(
+            f"Order {order.number} totals {expected:.2f} {shop_currency}; "
+            f"the payment is {amount} {currency}.",
+            amount=amount,
+            currency=currency,
+        )
+    payment = Payment(
+        order=order,
+        amount=amount,
+        currency=settings.SHOP["CURRENCY"],
+        reference=reference[:255],
+        created_by=user,
+    )
+    payment.full_clean(exclude=["order"], validate_unique=False, validate_constraints=False)
+    payment.save()
+    order.paid_at = payment.created_at
+    order.expires_at = None  # a paid order never lapses
+    _set_status(order, Action.PAY, Order.Status.PAID, "paid_at", "expires_at")
+    return payment
+
+
+@transaction.atomic
+def shipment_create(
+    *, order: Order, quantities: dict[int, int] | None = None, user: AbstractBaseUser | None = None
+) -> Shipment:
+    """Ship units of a paid order: ``quantities`` maps product id to units (None: all still to ship).
+
+    Each unit leaves on-hand through the ledger (reason fulfilment) and its reservation is released;
+    the order is fulfilled when every unit has shipped, partly shipped until then.
+    """
+    order = _lock_order(order, Action.SHIP)
+    outstanding = _outstanding_by_product(order)
+    if quantities is None:
+        wanted = dict(outstanding)
+    else:
+        wanted = {}
+        for product_id, units in quantities.items():
+            if isinstance(units, bool) or not isinstance(units, int) or units < 0:
+                raise NothingToShip(f"Units to ship must be whole numbers of at least 0, got {units!r}.")
+            if units == 0:
+                continue
+            if units > outstanding.get(product_id, 0):
+                raise NothingToShip(
+                    f"Order {order.number} has {outstanding.get(product_id, 0)} unit(s) of product "
+                    f"{product_id} left to ship; {units} were asked for."
+                )
+            wanted[product_id] = units
+    if not wanted:
+        raise NothingToShip(f"Order {order.number}: nothing to ship.")
+
+    stock = _locked_stock(wanted)
+    products = Product.objects.in_bulk(list(wanted))
+    for product_id in sorted(wanted):
+        record, units = stock[product_id], wanted[product_id]
+        if record.reserved < units:  # the stock check would report it; refuse rather than oversell
+            raise InsufficientStock(product=products[product_id], requested=units, available=record.reserved)
+        record.reserved -= units
+        record.on_hand -= units
     StockRecord.objects.bulk_update(stock.values(), ["reserved", "on_hand", "updated_at"])
+
+    sequence = (order.shipments.aggregate(last=Max("sequence"))["last"] or 0) + 1
+    shipment = Shipment(order=order, sequence=sequence, created_by=user)
+    shipment.full_clean(exclude=["order"], validate_unique=False, validate_constraints=False)
+    shipment.save()
+    shipped = _shipped_by_line(order)
+    to_allocate = dict(wanted)
+    shipment_lines = []
+    for line in order.lines.order_by("line_number"):  # a product on two lines fills the first first
+        units = min(to_allocate.get(line.product_id, 0), line.quantity - shipped.get(line.pk, 0))
+        if units > 0:
+            shipment_lines.append(ShipmentLine(shipment=shipment, order_line=line, quantity=units))
+            to_allocate[line.product_id] -= units
+    ShipmentLine.objects.bulk_create(shipment_lines)
     StockMovement.objects.bulk_create(
         StockMovement(
             product_id=product_id,
-            quantity=-quantity,
+            quantity=-units,
             reason=StockMovement.Reason.FULFILMENT,
-            reference=order.number,
+            reference=shipment.reference,
             created_by=user,
         )
-        for product_id, quantity in quantities.items()
+        for product_id, units in sorted(wanted.items())
     )
-    order.status = Order.Status.FULFILLED
-    order.save(update_fields=["status"])
-    return order
+    everything = all(outstanding[pid] == wanted.get(pid, 0) for pid in outstanding)
+    _set_status(order, Action.SHIP, Order.Status.FULFILLED if everything else Order.Status.PARTLY_SHIPPED)
+    return shipment
+
+
+def order_fulfil(*, order: Order, user: AbstractBaseUser | None = None) -> Order:
+    """Ship everything a paid order still has to ship (``shipment_create`` with no quantities)."""
+    shipment = shipment_create(order=order, user=user)
+    return shipment.order
+
+
+@transaction.atomic
+def order_cancel(*, order: Order, user: AbstractBaseUser | None = None, by_customer: bool = False) -> Order:
+    """Cancel a placed or paid order and release its reservation (a customer: only an unpaid one).
+
+    Cancelling a paid order also records a refund of what was paid and not yet refunded, and takes
+    its units back out of demand (a ``Cancellation`` row per line, as an imported cancelled invoice
+    has). A partly shipped or fulfilled order is not cancelled: its shipped units come back as returns.
+    """
+    action = Action.CUSTOMER_CANCEL if by_customer else Action.CANCEL
+    order = _lock_order(order, action)
+    was_paid = order.status == Order.Status.PAID
+    _release_reservation(_outstanding_by_product(order))
+    if was_paid:
+        paid, refunded = _money_in(order)
+        if paid - refunded > 0:
+            _record_refund(order, amount=paid - refunded, reason=Refund.Reason.CANCELLATION, user=user)
+        now = timezone.now()
+        Cancellation.objects.bulk_create(
+            Cancellation(
+                reference=f"cancel-{order.pk}",
+                line_number=line.line_number,
+                kind=Cancellation.Kind.CANCELLATION,
+                order_line=line,
+                product_id=line.product_id,
+                customer_id=order.customer_id,
+                quantity=line.quantity,
+                unit_price=line.unit_price,
+                occurrence=line.occurrence,
+                created_at=now,
+            )
+            for line in order.lines.all()
+        )
+    return _set_status(order, action, Order.Status.CANCELLED)
+
+
+@transaction.atomic
+def order_line_return(
+    *,
+    order_line: OrderLine,
+    quantity: int,
+    restock: bool,
+    reason: str,
+    user: AbstractBaseUser | None = None,
+) -> OrderReturn:
+    """Take back shipped units of one order line, restocked (ledger "return") or written off.
+
+    The units leave demand (a ``Cancellation`` of kind return), and a refund of their value is
+    recorded, up to what was paid and not yet refunded (imported orders carry no payment, so none).
+    """
+    order = _lock_order(order_line.order, Action.RETURN)
+    line = OrderLine.objects.select_related("product").get(pk=order_line.pk)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ReturnRefused("A return needs a reason.")
+    shipped = _shipped_by_line(order).get(line.pk, 0)
+    returned = line.returns.aggregate(units=Sum("quantity"))["units"] or 0
+    if isinstance(quantity, bool) or not isinstance(quantity, int) or not 1 <= quantity <= shipped - returned:
+        raise ReturnRefused(
+            f"Line {line.line_number} of order {order.number} ({line.product.sku}) has "
+            f"{shipped - returned} shipped unit(s) not yet returned; {quantity!r} cannot be returned."
+        )
+    order_return = OrderReturn(
+        order_line=line, quantity=quantity, restock=restock, reason=reason, created_by=user
+    )
+    order_return.full_clean(exclude=["order_line"], validate_unique=False, validate_constraints=False)
+    order_return.save()
+    if restock:
+        _move_stock(
+            product=line.product,
+            delta=quantity,
+            reason=StockMovement.Reason.RETURN,
+            reference=f"{order.number}/R{order_return.pk}",
+            note=reason,
+            user=user,
+        )
+    Cancellation.objects.create(
+        reference=f"return-{order_return.pk}",
+        line_number=1,
+        kind=Cancellation.Kind.RETURN,
+        order_line=line,
+        product=line.product,
+        customer_id=order.customer_id,
+        quantity=quantity,
+        unit_price=line.unit_price,
+        created_at=order_return.created_at,
+    )
+    paid, refunded = _money_in(order)
+    amount = min(quantity * line.unit_price, paid - refunded)
+    if amount > 0:
+        _record_refund(
+            order, amount=amount, reason=Refund.Reason.RETURN, user=user, order_return=order_return
+        )
+    return order_return
+
+
+@transaction.atomic
+def payment_refund_record(
+    *, order: Order, amount: Decimal, currency: str, reference: str, user: AbstractBaseUser | None = None
+) -> Refund:
+    """The provider refunded money on the order (``payment.refunded``).
+
+    It confirms the oldest unconfirmed refund the shop recorded for the same amount (on cancelling or
+    a return); otherwise it is a new refund, refused beyond what was paid and not yet refunded.
+    """
+    order = _lock_order(order, Action.REFUND)
+    amount = Decimal(amount)
+    shop_currency = settings.SHOP["CURRENCY"]
+    if amount <= 0 or currency.upper() != shop_currency.upper():
+        raise PaymentMismatch(
+            f"Order {order.number} is paid in {shop_currency}; "
+            f"a refund of {amount} {currency} does not apply.",
+            amount=amount,
+            currency=currency,
+        )
+    now = timezone.now()
+    pending = order.refunds.filter(provider_reference="", amount=amount).order_by("created_at", "pk").first()
+    if pending is not None:
+        pending.provider_reference, pending.confirmed_at = reference[:255], now
+        pending.save(update_fields=["provider_reference", "confirmed_at"])
+        return pending
+    paid, refunded = _money_in(order)
+    if amount > paid - refunded:
+        raise RefundExceedsPayments(order=order, amount=amount, refundable=paid - refunded)
+    refund = _record_refund(order, amount=amount, reason=Refund.Reason.PROVIDER, user=user)
+    refund.provider_reference, refund.confirmed_at = reference[:255], now
+    refund.save(update_fields=["provider_reference", "confirmed_at"])
+    return refund
+
+
+class UnknownOrder(ShopError):
+    """A payment event names an order number the shop does not have."""
+
+
+@dataclass(frozen=True)
+class PaymentEventOutcome:
+    event_id: str
+    duplicate: bool
+    effect: str  # "paid", "refunded", or "none" for a duplicate
+    order: Order | None
+
+
+PAYMENT_EVENT_TYPES = ("payment.succeeded", "payment.refunded")
+
+
+@transaction.atomic
+def payment_event_apply(
+    *, event_id: str, event_type: str, order_number: str, amount: Decimal, currency: str, payload: dict
+) -> PaymentEventOutcome:
+    """Apply a verified provider event once: the event id is inserted with its effect, in one transaction.
+
+    A second delivery of the id (even concurrently: the insert waits on the unique index until the
+    first commits) changes nothing. A refused event raises and rolls back, its id with it.
+    """
+    if event_type not in PAYMENT_EVENT_TYPES:
+        raise ValueError(f"Unhandled event type {event_type!r}.")
+    try:
+        with transaction.atomic():  # a savepoint: the transaction stays usable after a duplicate
+            event = PaymentEvent.objects.create(event_id=event_id, type=event_type, payload=payload)
+    except IntegrityError:
+        seen = PaymentEvent.objects.select_related("order").get(event_id=event_id)
+        return PaymentEventOutcome(event_id=event_id, duplicate=True, effect="none", order=seen.order)
+    order = Order.objects.filter(number=order_number).first()
+    if order is None:
+        raise UnknownOrder(f"No order numbered {order_number!r}.")
+    if event_type == "payment.succeeded":
+        order_mark_paid(order=order, amount=amount, currency=currency, reference=event_id)
+        effect = "paid"
+    else:
+        payment_refund_record(order=order, amount=amount, currency=currency, reference=event_id)
+        effect = "refunded"
+    event.order = order
+    event.save(update_fields=["order"])
+    order.refresh_from_db()
+    return PaymentEventOutcome(event_id=event_id, duplicate=False, effect=effect, order=order)
+
+
+# --- Guest checkout ---------------------------------------------------------------------------
+
+
+def _guest_customer(*, email: str, country: str) -> Customer:
+    """The guest customer of this email (created once; a concurrent creation waits and reuses it)."""
+    email = email.strip().lower()
+    customer = Customer.objects.filter(user__isnull=True, email=email).first()
+    if customer is not None:
+        return customer
+    customer = Customer(external_id=f"guest-{uuid.uuid4().hex}", email=email, country=country)
+    customer.full_clean(exclude=["user"], validate_unique=False, validate_constraints=False)
+    try:
+        with transaction.atomic():
+            customer.save()
+    except IntegrityError:
+        customer = Customer.objects.get(user__isnull=True, email=email)
+    return customer
+
+
+@transaction.atomic
+def guest_order_place(
+    *,
+    email: str,
+    lines: Sequence[LineRequest],
+    render: Callable[[Order], dict],
+    country: str = "",
+    key: str | None = None,
+    fingerprint: str = "",
+    max_reserved_per_product: int | None = None,
+) -> IdempotentOutcome:
+    """Place an order without an account: the email is kept on a guest customer, nowhere else.
+
+    One guest customer per email, so the per-customer reservation cap and ``Idempotency-Key`` work
+    as for signed-in customers. Nothing is stored (not even the email) when placement fails.
+    """
+    customer = _guest_customer(email=email, country=country)
+    if key is not None:
+        return order_place_idempotent(
+            customer=customer,
+            lines=lines,
+            key=key,
+            fingerprint=fingerprint,
+            render=render,
+            max_reserved_per_product=max_reserved_per_product,
+        )
+    order = order_place(customer=customer, lines=lines, max_reserved_per_product=max_reserved_per_product)
+    return IdempotentOutcome(order_id=order.pk, status=201, body=render(order), replayed=False)
 
 
 @transaction.atomic

@@ -15,7 +15,7 @@ from django.db.models import OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from .models import Cancellation, Customer, Order, OrderLine, Product, ProductEvent, Rating
+from .models import Cancellation, Customer, OrderLine, Product, ProductEvent, Rating
 
 HALF = Decimal("0.5")
 
@@ -97,12 +97,12 @@ def product_events_record(
 def product_popularity_refresh() -> int:
     """Recompute every product's stored ``units_sold`` in one statement; returns the rows updated.
 
-    Units on orders that were not cancelled, minus units cancelled or returned: the same net figure
-    demand forecasting counts, so "popular" means what the shop actually sold.
+    Units on orders that were paid, minus units cancelled or returned: the same net figure demand
+    forecasting counts, so "popular" means what the shop actually sold.
     """
     sold = (
-        OrderLine.objects.filter(product=OuterRef("pk"))
-        .exclude(order__status=Order.Status.CANCELLED)
+        OrderLine.objects.of_paid_orders()  # demand = paid orders, as in inventory's demand series
+        .filter(product=OuterRef("pk"))
         .order_by()
         .values("product")
         .annotate(units=Sum("quantity"))

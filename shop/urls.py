@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import api, api_auth, api_catalogue
+from . import api, api_auth, api_catalogue, api_payments
 
 urlpatterns = [
     path("auth/token/", api_auth.TokenObtainApi.as_view(), name="auth-token"),
@@ -17,4 +17,8 @@ urlpatterns = [
     path("orders/", api.OrderListCreateApi.as_view(), name="order-list"),
     path("orders/<int:pk>/", api.OrderDetailApi.as_view(), name="order-detail"),
     path("orders/<int:pk>/cancel/", api.OrderCancelApi.as_view(), name="order-cancel"),
+    path("orders/guest/", api.GuestOrderCreateApi.as_view(), name="guest-order-create"),
+    path("orders/guest/<str:token>/", api.GuestOrderDetailApi.as_view(), name="guest-order-detail"),
+    path("orders/guest/<str:token>/cancel/", api.GuestOrderCancelApi.as_view(), name="guest-order-cancel"),
+    path("payments/webhook/", api_payments.PaymentWebhookApi.as_view(), name="payment-webhook"),
 ]

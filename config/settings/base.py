@@ -207,6 +207,8 @@ SHOP = {
     "IDEMPOTENCY_KEY_HOURS": int(os.environ.get("SHOP_IDEMPOTENCY_KEY_HOURS", "24")),
     # Every price is in this currency (ISO 4217); the bundled data is a UK shop's.
     "CURRENCY": os.environ.get("SHOP_CURRENCY", "GBP"),
+    # The payment provider's webhook signing secret; empty: POST /api/payments/webhook/ answers 503.
+    "PAYMENT_WEBHOOK_SECRET": os.environ.get("SHOP_PAYMENT_WEBHOOK_SECRET", ""),
 }
 
 # --- Storefront catalogue ---------------------------------------------------

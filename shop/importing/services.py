@@ -439,7 +439,9 @@ def _write_transactions(
             number=number,
             customer_id=_customer_id(customer_ids, external_id),
             placed_at=placed_at.to_pydatetime(),
+            # An imported sale was paid and shipped: it is demand and training data (issue 17).
             status=Order.Status.FULFILLED,
+            paid_at=placed_at.to_pydatetime(),
             country=country,
         )
         for number, external_id, placed_at, country in _rows(

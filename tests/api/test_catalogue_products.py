@@ -10,7 +10,7 @@ from shop import services
 from shop.models import Category, Product
 from shop.services_catalogue import product_popularity_refresh
 from tests.api.catalogue_fixtures import anon, shopper  # noqa: F401 (fixtures)
-from tests.shop.factories import make_customer, make_product
+from tests.shop.factories import make_customer, make_product, pay
 
 pytestmark = pytest.mark.django_db
 
@@ -34,8 +34,8 @@ def test_ordering_by_name_price_and_popularity_with_descending_variants(anon):
     dear = make_product(name="c dear", price="9.00", stock=50)
     middle = make_product(name="a middle", price="5.00", stock=50)
     customer = make_customer()
-    services.order_place(customer=customer, lines=[services.LineRequest(dear.pk, 7)])
-    services.order_place(customer=customer, lines=[services.LineRequest(cheap.pk, 3)])
+    pay(services.order_place(customer=customer, lines=[services.LineRequest(dear.pk, 7)]))
+    pay(services.order_place(customer=customer, lines=[services.LineRequest(cheap.pk, 3)]))  # sold: paid
     cancelled = services.order_place(customer=customer, lines=[services.LineRequest(middle.pk, 20)])
     services.order_cancel(order=cancelled)
     product_popularity_refresh()

@@ -13,7 +13,7 @@ from django_celery_beat.models import PeriodicTask
 from shop import services
 from shop.models import IdempotencyKey, Order, StockRecord
 from shop.tasks import expire_reservations
-from tests.shop.factories import make_product
+from tests.shop.factories import make_product, pay
 
 from .conftest import token_client
 
@@ -202,6 +202,7 @@ def test_lapsed_reservations_are_cancelled_and_their_stock_released(alice, setti
     product = make_product(stock=10)
     lapsed = Order.objects.get(pk=place(token_client(alice), [(product, 2)]).json()["id"])
     shipped = Order.objects.get(pk=place(token_client(alice), [(product, 3)]).json()["id"])
+    pay(shipped)
     services.order_fulfil(order=shipped)
     fresh = Order.objects.get(pk=place(token_client(alice), [(product, 1)]).json()["id"])
     past = timezone.now() - timedelta(seconds=1)
@@ -220,3 +221,73 @@ def test_the_expiry_and_purge_schedules_come_from_a_migration():
     tasks = dict(PeriodicTask.objects.values_list("task", "interval__every"))
     assert tasks["shop.tasks.expire_reservations"] == 1
     assert "shop.tasks.purge_idempotency_keys" in tasks
+
+
+# --- Payments, shipments, refunds ------------------------------------------------------------------
+
+
+def test_the_customer_sees_status_amounts_payments_shipments_and_refunds(alice):
+    mug = make_product(stock=10, price="2.50")
+    order_id = place(token_client(alice), [(mug, 4)]).json()["id"]
+    order = Order.objects.get(pk=order_id)
+    pay(order)
+    services.shipment_create(order=order, quantities={mug.pk: 3})
+    services.order_line_return(order_line=order.lines.get(), quantity=1, restock=True, reason="chipped")
+    for body in (
+        token_client(alice).get(f"/api/orders/{order_id}/").json(),
+        token_client(alice).get("/api/orders/").json()["results"][0],
+    ):
+        assert (body["status"], body["total"], body["paid"], body["refunded"]) == (
+            "partly_shipped",
+            "10.00",
+            "10.00",
+            "2.50",
+        )
+        assert body["expires_at"] is None and body["paid_at"] is not None
+        assert [(p["amount"], p["currency"]) for p in body["payments"]] == [("10.00", "GBP")]
+        assert [(r["amount"], r["reason"], r["confirmed"]) for r in body["refunds"]] == [
+            ("2.50", "return", False)
+        ]
+        assert [(s["sequence"], s["lines"][0]["quantity"]) for s in body["shipments"]] == [(1, 3)]
+        assert (body["lines"][0]["shipped"], body["lines"][0]["returned"]) == (3, 1)
+
+
+def test_a_customer_cancels_only_an_unpaid_order_and_staff_may_cancel_a_paid_one(alice, staff):
+    product = make_product(stock=10)
+    order_id = place(token_client(alice), [(product, 2)]).json()["id"]
+    pay(Order.objects.get(pk=order_id))
+    refused = token_client(alice).post(f"/api/orders/{order_id}/cancel/")
+    assert refused.status_code == 409 and refused.json()["code"] == "invalid_order_state"
+    assert reserved(product) == 2
+    cancelled = token_client(staff).post(f"/api/orders/{order_id}/cancel/")
+    assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
+    assert cancelled.json()["refunded"] == cancelled.json()["paid"] == "5.00"
+    assert reserved(product) == 0
+
+
+def test_listing_orders_with_payments_and_shipments_takes_the_same_queries_for_any_page_size(alice):
+    product = make_product(stock=300)
+    for _ in range(12):
+        order = services.order_place(customer=alice.customer, lines=[services.LineRequest(product.pk, 2)])
+        pay(order)
+        services.shipment_create(order=order, quantities={product.pk: 1})
+        services.order_line_return(order_line=order.lines.get(), quantity=1, restock=True, reason="r")
+    client = token_client(alice)
+    counts = []
+    for size in (1, 12):
+        with CaptureQueriesContext(connection) as queries:
+            assert len(client.get("/api/orders/", {"page_size": size}).json()["results"]) == size
+        counts.append(len(queries))
+    assert counts[0] == counts[1], counts
+
+
+def test_the_reservation_sweep_never_touches_a_paid_order_even_past_its_old_deadline(alice):
+    product = make_product(stock=10)
+    order = Order.objects.get(pk=place(token_client(alice), [(product, 3)]).json()["id"])
+    pay(order)
+    # Even if a deadline were left on it (a row written around the services), paid is never swept.
+    Order.objects.filter(pk=order.pk).update(expires_at=timezone.now() - timedelta(days=1))
+    assert expire_reservations.delay().get() == 0
+    assert services.order_expire_stale(now=timezone.now() + timedelta(days=365)) == 0
+    order.refresh_from_db()
+    assert order.status == Order.Status.PAID and reserved(product) == 3

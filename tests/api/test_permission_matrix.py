@@ -14,7 +14,8 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
-from shop import services, services_catalogue
+from shop import selectors, services, services_catalogue
+from shop.models import Order
 from tests.shop.factories import make_product
 
 from .conftest import make_user
@@ -53,6 +54,13 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("my-rating-detail", "GET"): (401, 200, 404, 403, 403),
     ("my-rating-detail", "PUT"): (401, 200, 201, 403, 403),  # B has no rating yet: created
     ("my-rating-detail", "DELETE"): (401, 204, 404, 403, 403),
+    # Guest checkout is open to anyone; its link is the only key to the order (test_guest_checkout.py).
+    ("guest-order-create", "POST"): (201, 201, 201, 201, 201),
+    ("guest-order-detail", "GET"): (200, 200, 200, 200, 200),
+    ("guest-order-cancel", "POST"): (200, 200, 200, 200, 200),
+    # The provider's signature is the only credential; the test settings set no secret, so 503 for all
+    # (test_payment_webhook.py covers signed deliveries).
+    ("payment-webhook", "POST"): (503, 503, 503, 503, 503),
 }
 
 
@@ -99,6 +107,12 @@ def _new_order_of_a(world) -> int:
     return services.order_place(customer=customer, lines=[line]).pk
 
 
+def _new_guest_order_token(world) -> str:
+    line = services.LineRequest(product_id=world["product"].pk, quantity=1)
+    outcome = services.guest_order_place(email="guest@example.com", lines=[line], render=lambda order: {})
+    return selectors.guest_order_token(order=Order.objects.get(pk=outcome.order_id))
+
+
 def _rated_by_a(world) -> int:
     customer = world["users"]["customer_a"].customer
     services_catalogue.rating_set(customer=customer, product_id=world["product"].pk, stars=4)
@@ -114,6 +128,8 @@ PATH_KWARGS: dict[str, Callable[[dict], dict]] = {
     "order-detail": lambda w: {"pk": _new_order_of_a(w)},
     "order-cancel": lambda w: {"pk": _new_order_of_a(w)},
     "my-rating-detail": lambda w: {"product_id": _rated_by_a(w)},
+    "guest-order-detail": lambda w: {"token": _new_guest_order_token(w)},
+    "guest-order-cancel": lambda w: {"token": _new_guest_order_token(w)},
 }
 BODIES: dict[str, Callable[[dict], dict]] = {
     "auth-token": lambda w: {"username": "ann", "password": "wrong"},
@@ -126,6 +142,10 @@ BODIES: dict[str, Callable[[dict], dict]] = {
     },
     "my-rating-list": lambda w: {"product": w["product"].pk, "stars": 4.5},
     "my-rating-detail": lambda w: {"stars": 3},
+    "guest-order-create": lambda w: {
+        "email": "guest@example.com",
+        "lines": [{"product": w["product"].pk, "quantity": 1}],
+    },
 }
 
 

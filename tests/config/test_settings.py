@@ -44,6 +44,7 @@ def test_production_settings_pass_the_deploy_check_when_configured():
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY="k3y-" + "a1B2c3D4e5F6g7H8i9J0" * 3,
         ALLOWED_HOSTS="shop.example.com",
+        SHOP_PAYMENT_WEBHOOK_SECRET="whsec-" + "q9W8e7R6t5Y4" * 3,
     )
     assert result.returncode == 0, result.stderr
 

@@ -62,7 +62,7 @@ def test_the_check_finds_a_reservation_without_an_order_and_on_hand_off_the_ledg
     out = StringIO()
     with pytest.raises(CommandError, match="3 stock difference"):
         call_command("check_stock", stdout=out)
-    assert "MUG reserved is 4, units on placed orders: 0" in out.getvalue()
+    assert "MUG reserved is 4, units to ship on open orders: 0" in out.getvalue()
 
 
 def test_repair_releases_orphan_reservations_and_records_the_on_hand_gap_in_the_ledger(shop):

@@ -6,7 +6,7 @@ import itertools
 from decimal import Decimal
 
 from shop import services
-from shop.models import Category, Customer, Product
+from shop.models import Category, Customer, Order, Payment, Product
 
 _sequence = itertools.count(1)
 
@@ -29,3 +29,10 @@ def make_product(
 
 def make_customer(*, user=None, country: str = "United Kingdom") -> Customer:
     return Customer.objects.create(external_id=f"C{next(_sequence)}", user=user, country=country)
+
+
+def pay(order: Order) -> Payment:
+    """Pay the order's exact total, as the provider's webhook or staff would."""
+    return services.order_mark_paid(
+        order=order, amount=services.order_total(order), currency="GBP", reference="test payment"
+    )

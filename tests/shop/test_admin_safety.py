@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from shop.models import Order, Product, StockMovement, StockRecord
 from shop.services import LineRequest, order_fulfil, order_place, stock_set_levels
-from tests.shop.factories import make_product
+from tests.shop.factories import make_product, pay
 
 pytestmark = pytest.mark.django_db
 
@@ -40,6 +40,7 @@ def test_deleting_a_placed_order_cancels_it_and_releases_the_reservation(staff_c
 
 def test_bulk_delete_is_not_offered_for_orders_and_history_cannot_be_deleted(staff_client):
     order = _placed_order()
+    pay(order)
     order_fulfil(order=order)
     listing = staff_client.get(reverse("admin:shop_order_changelist"))
     assert b'value="delete_selected"' not in listing.content

@@ -8,7 +8,7 @@ from shop import services
 from shop.models import Order, Product, StockMovement, StockRecord
 from shop.services import LineRequest
 
-from .factories import make_customer, make_product
+from .factories import make_customer, make_product, pay
 
 pytestmark = pytest.mark.django_db
 
@@ -63,16 +63,18 @@ def test_cancel_releases_the_reservation_and_fulfil_consumes_it_with_a_ledger_ro
     cancelled = services.order_place(customer=None, lines=[LineRequest(product.pk, 3)])
     shipped = services.order_place(customer=None, lines=[LineRequest(product.pk, 5)])
     services.order_cancel(order=cancelled)
+    pay(shipped)
     services.order_fulfil(order=shipped)
     record = stock_of(product)
     assert (record.on_hand, record.reserved) == (5, 0)
-    movement = StockMovement.objects.get(reference=shipped.number)
+    movement = StockMovement.objects.get(reference=f"{shipped.number}/S1")  # the first shipment
     assert (movement.quantity, movement.reason) == (-5, StockMovement.Reason.FULFILMENT)
 
 
 def test_an_order_cannot_be_cancelled_after_it_was_fulfilled():
     product = make_product(stock=10)
     order = services.order_place(customer=None, lines=[LineRequest(product.pk, 3)])
+    pay(order)
     services.order_fulfil(order=order)
     with pytest.raises(services.InvalidOrderState):
         services.order_cancel(order=order)
@@ -112,6 +114,8 @@ def test_the_ledger_sums_to_on_hand_after_a_random_sequence_of_stock_operations(
                 open_orders.append(services.order_place(customer=rng.choice(customers), lines=lines))
             elif operation in ("cancel", "fulfil") and open_orders:
                 order = open_orders.pop(rng.randrange(len(open_orders)))
+                if operation == "fulfil":
+                    pay(order)
                 (services.order_cancel if operation == "cancel" else services.order_fulfil)(order=order)
             elif operation == "receive":
                 services.stock_receive(product=rng.choice(products), quantity=rng.randint(1, 15))

@@ -9,7 +9,7 @@ import pytest
 from shop import services
 from shop.models import StockRecord
 
-from .factories import make_customer, make_product
+from .factories import make_customer, make_product, pay
 
 pytestmark = pytest.mark.django_db
 
@@ -38,6 +38,7 @@ def test_every_stock_write_sets_updated_at():
     assert _updated(product) > LONG_AGO
 
     order = services.order_place(customer=customer, lines=line)
+    pay(order)
     _age(product)
     services.order_fulfil(order=order)
     assert _updated(product) > LONG_AGO

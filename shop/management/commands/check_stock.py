@@ -9,15 +9,17 @@ from shop import integrity
 
 class Command(BaseCommand):
     help = (
-        "Report products whose reserved stock differs from their placed orders, or whose on-hand stock "
-        "differs from the stock ledger; --repair fixes them. Exits 1 while a difference remains."
+        "Report products whose reserved stock differs from the units still to ship on open orders, or "
+        "whose on-hand stock differs from the stock ledger; --repair fixes them. Exits 1 while a "
+        "difference remains."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "--repair",
             action="store_true",
-            help="Set reserved to the units on placed orders; add a ledger adjustment for on-hand gaps.",
+            help="Set reserved to the units to ship on open orders; add a ledger adjustment for "
+            "on-hand gaps.",
         )
 
     def handle(self, *args, repair: bool, **options) -> None:
@@ -25,7 +27,7 @@ class Command(BaseCommand):
         for discrepancy in found:
             self.stdout.write(str(discrepancy))
         if not found:
-            self.stdout.write("Stock agrees with placed orders and the ledger.")
+            self.stdout.write("Stock agrees with open orders and the ledger.")
             return
         if not repair:
             raise CommandError(f"{len(found)} stock difference(s) found; run with --repair to fix them.")
