@@ -9,6 +9,7 @@ urlpatterns = [
     path("api/health/", HealthApi.as_view(), name="health"),
     path("api/schema/", SpectacularAPIView.as_view(), name="schema"),
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="schema"), name="api-docs"),
+    path("api/", include("accounts.urls")),
     path("api/", include("shop.urls")),
     path("api/", include("recommender.urls")),
     path("api/", include("inventory.urls")),

@@ -4,7 +4,7 @@ from django.conf import settings
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from config.api.fields import StrictCharField, StrictEmailField, StrictIntegerField
+from config.api.fields import StrictIntegerField
 
 from .models import Order, OrderLine
 from .services import order_total
@@ -64,47 +64,3 @@ class OrderSerializer(serializers.ModelSerializer):
 
     def get_currency(self, order: Order) -> str:
         return settings.SHOP["CURRENCY"]
-
-
-# --- Accounts -------------------------------------------------------------------------------------
-
-
-class CredentialsSerializer(serializers.Serializer):
-    username = StrictCharField(max_length=150)
-    password = StrictCharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
-
-
-class SignUpSerializer(serializers.Serializer):
-    username = StrictCharField(max_length=150)
-    password = StrictCharField(max_length=128, trim_whitespace=False, style={"input_type": "password"})
-    email = StrictEmailField(required=False, allow_blank=True, default="")
-    country = StrictCharField(required=False, allow_blank=True, default="", max_length=64)
-
-
-class MeCustomerSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    external_id = serializers.CharField()
-    country = serializers.CharField()
-
-
-class MeSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    username = serializers.CharField()
-    email = serializers.CharField()
-    is_staff = serializers.BooleanField()
-    customer = serializers.SerializerMethodField()
-
-    @extend_schema_field(MeCustomerSerializer(allow_null=True))
-    def get_customer(self, user) -> dict | None:
-        customer = getattr(user, "customer", None)
-        return MeCustomerSerializer(customer).data if customer else None
-
-
-class TokenSerializer(serializers.Serializer):
-    token = serializers.CharField(help_text="Send as `Authorization: Token <token>` (or Bearer).")
-    user = MeSerializer()
-
-
-class CsrfSerializer(serializers.Serializer):
-    csrf_token = serializers.CharField(help_text="Send back as the X-CSRFToken header on unsafe requests.")
-    user = MeSerializer(allow_null=True)

@@ -1,13 +1,8 @@
 from django.urls import path
 
-from . import api, api_auth, api_catalogue
+from . import api, api_catalogue
 
 urlpatterns = [
-    path("auth/token/", api_auth.TokenObtainApi.as_view(), name="auth-token"),
-    path("auth/token/revoke/", api_auth.TokenRevokeApi.as_view(), name="auth-token-revoke"),
-    path("auth/session/", api_auth.SessionApi.as_view(), name="auth-session"),
-    path("auth/signup/", api_auth.SignUpApi.as_view(), name="auth-signup"),
-    path("auth/me/", api_auth.MeApi.as_view(), name="auth-me"),
     path("products/", api_catalogue.ProductListApi.as_view(), name="product-list"),
     path("products/<int:pk>/", api_catalogue.ProductDetailApi.as_view(), name="product-detail"),
     path("categories/", api_catalogue.CategoryListApi.as_view(), name="category-list"),

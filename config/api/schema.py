@@ -7,7 +7,8 @@ the shared machinery can produce whatever the view does, unless the view describ
 
 - 401 everywhere (an unknown or revoked token is refused even on public endpoints);
 - 403 on protected or unsafe operations (permissions, CSRF for a session);
-- 400 where there is a query or a body to validate; 413 and 415 where there is a body;
+- 400 everywhere: a query or a body to validate, or a repeated query parameter (ApiProblemMiddleware);
+  413 and 415 where there is a body;
 - 404 where the path names an object, or a paginated list is asked for a page that does not exist;
 - 429 everywhere (throttling).
 """
@@ -84,7 +85,9 @@ class ProblemAutoSchema(AutoSchema):
                 }
             )
         elif self._has_query():
-            problems[400] = "A query parameter is invalid; errors names it"
+            problems[400] = "A query parameter is invalid or repeated; errors names it"
+        else:
+            problems[400] = "A query parameter is repeated (each takes one value); errors names it"
         if "{" in self.path or (self.method == "GET" and self._get_paginator()):
             problems[404] = "No such object here, or no such page"
         return problems

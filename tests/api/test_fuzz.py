@@ -17,9 +17,9 @@ from django.core import signals
 from django.core.wsgi import get_wsgi_application
 from django.db import close_old_connections
 from hypothesis import HealthCheck, settings
-from rest_framework.authtoken.models import Token
 from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
+from accounts.services import token_create
 from tests.shop.factories import make_product
 
 from .conftest import make_user
@@ -68,7 +68,7 @@ def identities(db) -> dict[str, dict[str, str]]:
         ("customer", make_user("fuzz-customer")),
         ("staff", make_user("fuzz-staff", customer=False, staff=True)),
     ):
-        headers[name] = {"Authorization": f"Token {Token.objects.create(user=user).key}"}
+        headers[name] = {"Authorization": f"Token {token_create(user=user)[1]}"}
     return headers
 
 
