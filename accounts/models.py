@@ -21,7 +21,9 @@ class ApiToken(models.Model):
     )
     created_at = models.DateTimeField(default=timezone.now)
     last_used_at = models.DateTimeField(
-        null=True, blank=True, help_text="Sign-in, then updated at most every few minutes, not on every request."
+        null=True,
+        blank=True,
+        help_text="Sign-in, then updated at most every few minutes, not on every request.",
     )
 
     class Meta:

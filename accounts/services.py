@@ -64,7 +64,9 @@ def token_create(*, user: AbstractBaseUser, name: str = "") -> tuple[ApiToken, s
     key = tokens.key_generate()
     # Signing in is a use: the first requests then need no write to record one.
     now = timezone.now()
-    token = ApiToken(user=user, key_hash=tokens.key_hash(key), name=name[:100], created_at=now, last_used_at=now)
+    token = ApiToken(
+        user=user, key_hash=tokens.key_hash(key), name=name[:100], created_at=now, last_used_at=now
+    )
     token.full_clean()
     token.save()
     return token, key

@@ -56,7 +56,46 @@ def problem_responses(by_status: dict[int, str]) -> dict:
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+# Database ids (bigint primary keys): what a path id or an id filter can be.
+ID_BOUNDS = {"minimum": 1, "maximum": 2**63 - 1}
+
+
+def _filter_bounds(filter_) -> dict:
+    """The bounds a django-filter filter enforces, as JSON Schema keywords (django-filter's schema
+    extension states the type only)."""
+    import django_filters
+
+    bounds = {}
+    extra = getattr(filter_, "extra", {})
+    if extra.get("min_value") is not None:
+        bounds["minimum"] = extra["min_value"]
+    if extra.get("max_value") is not None:
+        bounds["maximum"] = extra["max_value"]
+    if extra.get("max_length") is not None:
+        bounds["maxLength"] = extra["max_length"]
+    if isinstance(filter_, django_filters.ModelChoiceFilter):
+        bounds.update(ID_BOUNDS)
+    return bounds
+
+
 class ProblemAutoSchema(AutoSchema):
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation:
+            self._state_bounds(operation.get("parameters", []))
+        return operation
+
+    def _state_bounds(self, parameters: list[dict]) -> None:
+        """Every bound the API enforces on a parameter is in the document: filters' limits, and ids."""
+        filterset = getattr(self.view, "filterset_class", None)
+        filters = filterset.base_filters if filterset else {}
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            if parameter["in"] == "query" and parameter["name"] in filters:
+                schema.update(_filter_bounds(filters[parameter["name"]]))
+            elif parameter["in"] == "path" and schema.get("type") == "integer":
+                schema.update(ID_BOUNDS)
+
     def _is_public(self) -> bool:
         classes = getattr(self.view, "permission_classes", [])
         return all(cls in (permissions.AllowAny,) for cls in classes)
@@ -124,4 +163,20 @@ class SessionScheme(OpenApiAuthenticationExtension):
             "in": "cookie",
             "name": settings.SESSION_COOKIE_NAME,
             "description": "Django session from POST /api/auth/session/; unsafe methods need X-CSRFToken.",
+        }
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    """Documents the per-device token (``Authorization: Token <key>`` or ``Bearer <key>``)."""
+
+    target_class = "config.api.authentication.TokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>` (or `Bearer <key>`), the key from POST /api/auth/token/ or "
+            "/api/auth/signup/; one per device, revocable.",
         }

@@ -203,6 +203,8 @@ SPECTACULAR_SETTINGS = {
     # Separate request and response components, so read-only fields are not asked for in bodies and
     # request constraints (minLength of required strings...) are stated for clients and fuzzers.
     "COMPONENT_SPLIT_REQUEST": True,
+    # config.api.converters.IdConverter: a bigint id in the path.
+    "PATH_CONVERTER_OVERRIDES": {"id": int},
 }
 
 # --- Accounts -----------------------------------------------------------------
