@@ -12,7 +12,7 @@ import math
 from datetime import timedelta
 
 from django.http import HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
+from django.shortcuts import render
 from django.utils import timezone
 
 from config.api.errors import ProblemError, problem_http_response
@@ -54,7 +54,8 @@ def lockout_response(request: HttpRequest, original_response=None, credentials=N
             status_code=429, code="locked_out", detail=detail, headers={"Retry-After": str(seconds)}
         )
     seconds, detail = _detail()
-    response = TemplateResponse(
+    # Rendered now: a middleware's response is not rendered later as a view's TemplateResponse is.
+    response = render(
         request, "accounts/lockout.html", {"title": "Sign-in locked", "detail": detail}, status=429
     )
     response["Retry-After"] = str(seconds)
