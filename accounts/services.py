@@ -302,9 +302,13 @@ class Erasure:
 
 
 def _anonymise_admin_history(model, pk) -> None:
-    # The admin's history names the object it changed (a customer's id, a login's username).
-    content_type = ContentType.objects.get_for_model(model, for_concrete_model=False)
-    LogEntry.objects.filter(content_type=content_type, object_id=str(pk)).update(
+    # The admin's history names the object it changed (a customer's id, a login's username), under the
+    # model's content type or a proxy's (e.g. the recommender's customer panel).
+    from django.apps import apps
+
+    models = [m for m in apps.get_models() if m._meta.concrete_model is model]
+    content_types = ContentType.objects.get_for_models(*models, for_concrete_models=False).values()
+    LogEntry.objects.filter(content_type__in=list(content_types), object_id=str(pk)).update(
         object_repr="(erased)", change_message=""
     )
 
