@@ -69,7 +69,7 @@ MIDDLEWARE = [
 
 # django-axes first: it refuses a locked-out username or address before the password is checked.
 AUTHENTICATION_BACKENDS = [
-    "axes.backends.AxesStandaloneBackend",
+    "accounts.backends.AxesBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 
