@@ -61,8 +61,8 @@ def prepare(args) -> dict:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.db import connection
-    from rest_framework.authtoken.models import Token
 
+    from accounts.services import token_create
     from recommender.models import CustomerRecommendation, ModelVersion, SimilarProduct
     from shop import services
     from shop.models import Customer, Order, Product, StockRecord
@@ -94,7 +94,7 @@ def prepare(args) -> dict:
             owned.user = user
             owned.save(update_fields=["user"])
             customers.remove(owned)
-        tokens.append(Token.objects.get_or_create(user=user)[0].key)
+        tokens.append(token_create(user=user, name="bench")[1])
 
     # Product pages are viewed roughly in proportion to sales: the similar lists asked for are those
     # of the --similar-products best sellers (docs/BENCHMARKS.md also reports the cache turned off).

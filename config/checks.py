@@ -27,3 +27,28 @@ def no_demo_accounts_in_production(app_configs=None, **kwargs) -> list:
             id="shop.E001",
         )
     ]
+
+
+# Caches that live in one process (or nowhere): throttles and token revocation would not hold across workers.
+_PER_PROCESS_CACHES = {
+    "django.core.cache.backends.locmem.LocMemCache",
+    "django.core.cache.backends.dummy.DummyCache",
+}
+
+
+@register(Tags.caches, deploy=True)
+def shared_cache_in_production(app_configs=None, **kwargs) -> list:
+    """Throttles, sign-in limits and the token cache need the default cache shared by every worker."""
+    if not settings.IS_PRODUCTION:
+        return []
+    backend = settings.CACHES["default"]["BACKEND"]
+    if backend not in _PER_PROCESS_CACHES:
+        return []
+    return [
+        Error(
+            f"The default cache ({backend}) is not shared between worker processes.",
+            hint="Set CACHE_URL=redis://host:6379/1: throttles, sign-in limits and token revocation "
+            "must hold across every worker.",
+            id="shop.E002",
+        )
+    ]

@@ -25,7 +25,10 @@ class ReorderSuggestionFilter(django_filters.FilterSet):
     supplier = django_filters.ModelChoiceFilter(queryset=Supplier.objects.all(), label="Supplier id")
     # By name, case-insensitive, like the category filter of /api/products/.
     category = django_filters.CharFilter(
-        field_name="product__category__name", lookup_expr="iexact", label="Product category name"
+        field_name="product__category__name",
+        lookup_expr="iexact",
+        max_length=120,
+        label="Product category name",
     )
 
     class Meta:

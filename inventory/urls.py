@@ -4,5 +4,5 @@ from . import api
 
 urlpatterns = [
     path("reorders/", api.ReorderSuggestionListApi.as_view(), name="reorder-list"),
-    path("products/<int:pk>/forecast/", api.ProductForecastApi.as_view(), name="product-forecast"),
+    path("products/<id:pk>/forecast/", api.ProductForecastApi.as_view(), name="product-forecast"),
 ]

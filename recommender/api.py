@@ -18,6 +18,7 @@ from .serializers import (
     RecommendationQuerySerializer,
     RecommendedProductSerializer,
     SimilarQuerySerializer,
+    recommended_items,
 )
 
 
@@ -26,7 +27,7 @@ def _recommendations_response(request: Request, customer: Customer | None) -> Re
     query = RecommendationQuerySerializer(data=request.query_params.dict())
     query.is_valid(raise_exception=True)
     items = selectors.recommendations_for(customer=customer, **query.validated_data)
-    return Response(RecommendedProductSerializer(items, many=True).data)
+    return Response(recommended_items(items))
 
 
 class MyRecommendationsApi(APIView):
@@ -47,7 +48,7 @@ class MyRecommendationsApi(APIView):
         def compute() -> list:
             customer = Customer.objects.filter(user=request.user).first()
             items = selectors.recommendations_for(customer=customer, **query.validated_data)
-            return list(RecommendedProductSerializer(items, many=True).data)
+            return recommended_items(items)
 
         # Keyed by the login: a cached answer costs no customer lookup either.
         key = "recs:{}:{mode}:{limit}".format(request.user.pk, **query.validated_data)
@@ -82,7 +83,7 @@ class SimilarProductsApi(CacheableReadMixin, APIView):
             # An inactive product is a 404 here as on its own page: its neighbours would reveal it.
             product = get_object_or_404(Product.objects.active(), pk=pk)
             items = selectors.similar_products_for(product=product, **query.validated_data)
-            return list(RecommendedProductSerializer(items, many=True).data)
+            return recommended_items(items)
 
         return Response(cached_answer("similar:{}:{limit}".format(pk, **query.validated_data), compute))
 
@@ -104,7 +105,7 @@ class BasketCompletionApi(CacheableReadMixin, APIView):
 
         def compute() -> list:
             items = selectors.basket_completions(product_ids=products, limit=limit)
-            return list(RecommendedProductSerializer(items, many=True).data)
+            return recommended_items(items)
 
         key = "basket:{}:{}".format(",".join(map(str, sorted(products))), limit)
         return Response(cached_answer(key, compute))

@@ -30,6 +30,9 @@ class RecommendedItem:
     reason: str
     reason_code: str
     reason_product: Product | None = None
+    # Which list the score comes from: scores are comparable within one source only (the API
+    # rescales each list to 0..1 by source, recommender.scoring).
+    source: str = ""
 
 
 def reason_text(
@@ -129,7 +132,7 @@ def recommendations_for(
             CustomerRecommendation.objects.of_active_version()
             .sellable()
             .filter(customer=customer, mode=mode)
-            .select_related("product", "reason_product")
+            .select_related("product__stock", "product__category", "reason_product")
             .order_by("rank")
         )
         if take(
@@ -139,6 +142,7 @@ def recommendations_for(
                 reason_text(row.reason, row.reason_product, count=row.reason_count, last=row.reason_date),
                 row.reason,
                 row.reason_product,
+                source="customer_list",
             )
             for row in stored
         ):
@@ -164,12 +168,17 @@ def _similar_to_history(customer: Customer, limit: int):
         SimilarProduct.objects.of_active_version()
         .sellable()
         .filter(product_id__in=recent)
-        .select_related("similar", "product")
+        .select_related("similar__stock", "similar__category", "product")
         .order_by("rank", "-score")[:limit]
     )
     return [
         RecommendedItem(
-            row.similar, row.score, reason_text(Reason.TOGETHER, row.product), Reason.TOGETHER, row.product
+            row.similar,
+            row.score,
+            reason_text(Reason.TOGETHER, row.product),
+            Reason.TOGETHER,
+            row.product,
+            source=f"history:{row.reason}",
         )
         for row in rows
     ]
@@ -179,11 +188,13 @@ def _popular(limit: int):
     rows = (
         PopularProduct.objects.filter(version__is_active=True)
         .filter(product__active=True, product__stock__on_hand__gt=F("product__stock__reserved"))
-        .select_related("product")
+        .select_related("product__stock", "product__category")
         .order_by("rank")[:limit]
     )
     return [
-        RecommendedItem(row.product, row.score, reason_text(Reason.POPULAR, None), Reason.POPULAR)
+        RecommendedItem(
+            row.product, row.score, reason_text(Reason.POPULAR, None), Reason.POPULAR, source="popular"
+        )
         for row in rows
     ]
 
@@ -195,12 +206,15 @@ def _live_popular(*, exclude: set[int], limit: int):
     since = timezone.now() - timedelta(days=30)
     products = (
         Product.objects.sellable()
+        .select_related("stock", "category")
         .exclude(pk__in=exclude)
         .annotate(recent_sales=Count("order_lines", filter=Q(order_lines__order__placed_at__gte=since)))
         .order_by("-recent_sales", "pk")[:limit]
     )
     return [
-        RecommendedItem(p, float(p.recent_sales), reason_text(Reason.POPULAR, None), Reason.POPULAR)
+        RecommendedItem(
+            p, float(p.recent_sales), reason_text(Reason.POPULAR, None), Reason.POPULAR, source="recent_sales"
+        )
         for p in products
     ]
 
@@ -211,11 +225,18 @@ def similar_products_for(*, product: Product, limit: int = 10) -> list[Recommend
         SimilarProduct.objects.of_active_version()
         .sellable()
         .filter(product=product)
-        .select_related("similar")
+        .select_related("similar__stock", "similar__category")
         .order_by("rank")[:limit]
     )
     items = [
-        RecommendedItem(row.similar, row.score, reason_text(row.reason, product), row.reason, product)
+        RecommendedItem(
+            row.similar,
+            row.score,
+            reason_text(row.reason, product),
+            row.reason,
+            product,
+            source=f"similar:{row.reason}",
+        )
         for row in rows
     ]
     if len(items) < limit:
@@ -242,7 +263,7 @@ def basket_completions(*, product_ids: list[int], limit: int = 10) -> list[Recom
         .sellable()
         .filter(product_id__in=basket, product__active=True)
         .exclude(similar_id__in=basket)
-        .select_related("similar", "product")
+        .select_related("similar__stock", "similar__category", "product")
         .order_by("rank")
     )
     totals: dict[int, float] = {}
@@ -259,6 +280,7 @@ def basket_completions(*, product_ids: list[int], limit: int = 10) -> list[Recom
             reason_text(best[pid].reason, best[pid].product),
             best[pid].reason,
             best[pid].product,
+            source="basket",
         )
         for pid in ranked
     ]

@@ -3,7 +3,10 @@ import re
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from .models import Mode
+from shop.serializers_catalogue import ProductSerializer
+
+from .models import Mode, Reason
+from .scoring import list_scores
 
 
 class RecommendationQuerySerializer(serializers.Serializer):
@@ -57,10 +60,24 @@ class BasketQuerySerializer(serializers.Serializer):
 
 
 class RecommendedProductSerializer(serializers.Serializer):
-    product_id = serializers.IntegerField(source="product.pk")
-    sku = serializers.CharField(source="product.sku")
-    name = serializers.CharField(source="product.name")
-    price = serializers.DecimalField(source="product.price", max_digits=10, decimal_places=2)
-    score = serializers.FloatField()
-    reason = serializers.CharField()
-    reason_code = serializers.CharField()
+    """One item of a served list: the product as the catalogue shows it, and why it is here."""
+
+    product = ProductSerializer(help_text="The product, exactly as GET /api/products/ shows it.")
+    score = serializers.FloatField(
+        min_value=0,
+        max_value=1,
+        help_text="0 to 1, comparable within this list only: 1 for its first item, never rising down the "
+        "list (recommender.scoring).",
+    )
+    reason = serializers.CharField(help_text="Why, in words (e.g. 'because you bought X').")
+    reason_code = serializers.ChoiceField(choices=Reason.choices, help_text="Why, as a stable code.")
+
+
+def recommended_items(items) -> list[dict]:
+    """Serialized items with their scores rescaled to the list (``recommender.scoring``)."""
+    scores = list_scores([(item.source, item.score) for item in items])
+    rows = [
+        {"product": item.product, "score": score, "reason": item.reason, "reason_code": item.reason_code}
+        for item, score in zip(items, scores, strict=True)
+    ]
+    return list(RecommendedProductSerializer(rows, many=True).data)

@@ -1,4 +1,4 @@
-"""One extension point for other apps' read-only panels on the shop's own admin pages.
+"""One extension point for other apps' read-only panels (and actions) on the shop's own admin pages.
 
 ``shop`` imports neither ``inventory`` nor ``recommender``, yet a buyer wants a product's forecast on
 its page and a customer's recommendations on theirs. Each app registers a panel from its own admin
@@ -56,8 +56,31 @@ def admin_panels_for(model: type[Model]) -> list[AdminPanel]:
     return sorted(_panels.get(model, {}).values(), key=lambda panel: (panel.order, panel.name))
 
 
+_actions: dict[type[Model], dict[str, Callable]] = {}
+
+
+def admin_action_register(model: type[Model], action: Callable) -> Callable:
+    """Offer ``action`` (an ``@admin.action`` function) on ``model``'s list, e.g. the accounts' erasure on
+    customers; shown to staff who may delete ``model`` rows. A second registration of a name replaces."""
+    _actions.setdefault(model, {})[action.__name__] = action
+    return action
+
+
+def admin_actions_for(model: type[Model]) -> list[Callable]:
+    return [_actions[model][name] for name in sorted(_actions.get(model, {}))]
+
+
 class PanelsAdminMixin:
-    """Appends the registered panels to a change page as read-only fieldsets (never on the add page)."""
+    """Appends the registered panels to a change page as read-only fieldsets (never on the add page),
+    and the registered actions to the list."""
+
+    def get_actions(self, request: HttpRequest):
+        actions = super().get_actions(request)  # type: ignore[misc]
+        if self.has_delete_permission(request):  # type: ignore[attr-defined]
+            for action in admin_actions_for(self.model):  # type: ignore[attr-defined]
+                func, name, description = self.get_action(action)  # type: ignore[attr-defined]
+                actions[name] = (func, name, description)
+        return actions
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None):
         fields = list(super().get_readonly_fields(request, obj))  # type: ignore[misc]

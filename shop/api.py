@@ -142,7 +142,7 @@ class OrderListCreateApi(generics.GenericAPIView):
     def post(self, request: Request) -> Response:
         customer = selectors.customer_for_user(user=request.user)
         if customer is None:
-            raise ProblemError(403, "no_customer", "This login has no customer account.")
+            raise ProblemError(403, "no_customer_account", "This login has no customer account.")
         key = _idempotency_key(request)
         serializer = OrderPlaceInputSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)

@@ -80,11 +80,16 @@ def problem(
 
 
 def problem_http_response(
-    *, status_code: int, code: str | None = None, detail: str = "", headers: dict | None = None
+    *,
+    status_code: int,
+    code: str | None = None,
+    detail: str = "",
+    headers: dict | None = None,
+    errors: dict | None = None,
 ) -> HttpResponse:
     """The same document as a plain Django response, for answers produced outside DRF."""
     response = HttpResponse(
-        json.dumps(problem_body(status_code=status_code, code=code, detail=detail)),
+        json.dumps(problem_body(status_code=status_code, code=code, detail=detail, errors=errors)),
         status=status_code,
         content_type=PROBLEM_CONTENT_TYPE,
     )
@@ -198,6 +203,19 @@ class ApiProblemMiddleware:
                 status_code=413,
                 code="request_too_large",
                 detail=f"The request body is larger than {limit} bytes.",
+            )
+        repeated = sorted(name for name, values in request.GET.lists() if len(values) > 1)
+        if repeated:
+            # Every parameter of the API takes one value (lists are comma-separated, e.g.
+            # ordering=price,-name): a repeat is refused rather than silently keeping the last one.
+            return problem_http_response(
+                status_code=400,
+                code="invalid",
+                detail=f"Give each query parameter once (lists are comma-separated): {', '.join(repeated)}.",
+                errors={
+                    name: ["Give this parameter once; separate several values with commas."]
+                    for name in repeated
+                },
             )
         response = self.get_response(request)
         content_type = response.get("Content-Type", "")

@@ -8,15 +8,31 @@ strings are always text; use DRF's own fields there.)
 
 from __future__ import annotations
 
+from django.core.validators import RegexValidator
 from rest_framework import serializers
+
+# DRF refuses NUL characters in every CharField; the pattern says so in the schema.
+NO_NUL = RegexValidator(r"^[^\x00]*$", "Null characters are not allowed.")
 
 
 class StrictCharField(serializers.CharField):
-    default_error_messages = {"invalid": "Must be a string."}
+    default_error_messages = {
+        "invalid": "Must be a string.",
+        "surrogate": "Must be valid Unicode text (a lone surrogate escape is not).",
+    }
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        if not any(isinstance(validator, RegexValidator) for validator in self.validators):
+            self.validators.append(NO_NUL)
 
     def to_internal_value(self, data):
         if not isinstance(data, str):
             self.fail("invalid")
+        try:
+            data.encode("utf-8")
+        except UnicodeEncodeError:  # "\ud800" in JSON: no database can store it
+            self.fail("surrogate")
         return super().to_internal_value(data)
 
 

@@ -7,7 +7,8 @@ the shared machinery can produce whatever the view does, unless the view describ
 
 - 401 everywhere (an unknown or revoked token is refused even on public endpoints);
 - 403 on protected or unsafe operations (permissions, CSRF for a session);
-- 400 where there is a query or a body to validate; 413 and 415 where there is a body;
+- 400 everywhere: a query or a body to validate, or a repeated query parameter (ApiProblemMiddleware);
+  413 and 415 where there is a body;
 - 404 where the path names an object, or a paginated list is asked for a page that does not exist;
 - 429 everywhere (throttling).
 """
@@ -55,7 +56,46 @@ def problem_responses(by_status: dict[int, str]) -> dict:
 _UNSAFE = {"POST", "PUT", "PATCH", "DELETE"}
 
 
+# Database ids (bigint primary keys): what a path id or an id filter can be.
+ID_BOUNDS = {"minimum": 1, "maximum": 2**63 - 1}
+
+
+def _filter_bounds(filter_) -> dict:
+    """The bounds a django-filter filter enforces, as JSON Schema keywords (django-filter's schema
+    extension states the type only)."""
+    import django_filters
+
+    bounds = {}
+    extra = getattr(filter_, "extra", {})
+    if extra.get("min_value") is not None:
+        bounds["minimum"] = extra["min_value"]
+    if extra.get("max_value") is not None:
+        bounds["maximum"] = extra["max_value"]
+    if extra.get("max_length") is not None:
+        bounds["maxLength"] = extra["max_length"]
+    if isinstance(filter_, django_filters.ModelChoiceFilter):
+        bounds.update(ID_BOUNDS)
+    return bounds
+
+
 class ProblemAutoSchema(AutoSchema):
+    def get_operation(self, *args, **kwargs):
+        operation = super().get_operation(*args, **kwargs)
+        if operation:
+            self._state_bounds(operation.get("parameters", []))
+        return operation
+
+    def _state_bounds(self, parameters: list[dict]) -> None:
+        """Every bound the API enforces on a parameter is in the document: filters' limits, and ids."""
+        filterset = getattr(self.view, "filterset_class", None)
+        filters = filterset.base_filters if filterset else {}
+        for parameter in parameters:
+            schema = parameter.get("schema", {})
+            if parameter["in"] == "query" and parameter["name"] in filters:
+                schema.update(_filter_bounds(filters[parameter["name"]]))
+            elif parameter["in"] == "path" and schema.get("type") == "integer":
+                schema.update(ID_BOUNDS)
+
     def _is_public(self) -> bool:
         classes = getattr(self.view, "permission_classes", [])
         return all(cls in (permissions.AllowAny,) for cls in classes)
@@ -84,7 +124,9 @@ class ProblemAutoSchema(AutoSchema):
                 }
             )
         elif self._has_query():
-            problems[400] = "A query parameter is invalid; errors names it"
+            problems[400] = "A query parameter is invalid or repeated; errors names it"
+        else:
+            problems[400] = "A query parameter is repeated (each takes one value); errors names it"
         if "{" in self.path or (self.method == "GET" and self._get_paginator()):
             problems[404] = "No such object here, or no such page"
         return problems
@@ -121,4 +163,20 @@ class SessionScheme(OpenApiAuthenticationExtension):
             "in": "cookie",
             "name": settings.SESSION_COOKIE_NAME,
             "description": "Django session from POST /api/auth/session/; unsafe methods need X-CSRFToken.",
+        }
+
+
+class TokenScheme(OpenApiAuthenticationExtension):
+    """Documents the per-device token (``Authorization: Token <key>`` or ``Bearer <key>``)."""
+
+    target_class = "config.api.authentication.TokenAuthentication"
+    name = "tokenAuth"
+
+    def get_security_definition(self, auto_schema):
+        return {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "`Token <key>` (or `Bearer <key>`), the key from POST /api/auth/token/ or "
+            "/api/auth/signup/; one per device, revocable.",
         }

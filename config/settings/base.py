@@ -6,6 +6,7 @@ project runs on an embedded SQLite database and executes Celery tasks eagerly;
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -39,11 +40,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
     "django_celery_beat",
     "corsheaders",
+    "axes",
+    "accounts",
     "shop",
     "recommender",
     "inventory",
@@ -61,6 +63,14 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last: turns a sign-in that django-axes locked out into the lockout answer (accounts.lockout).
+    "axes.middleware.AxesMiddleware",
+]
+
+# django-axes first: it refuses a locked-out username or address before the password is checked.
+AUTHENTICATION_BACKENDS = [
+    "accounts.backends.AxesBackend",
+    "django.contrib.auth.backends.ModelBackend",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -193,7 +203,46 @@ SPECTACULAR_SETTINGS = {
     # Separate request and response components, so read-only fields are not asked for in bodies and
     # request constraints (minLength of required strings...) are stated for clients and fuzzers.
     "COMPONENT_SPLIT_REQUEST": True,
+    # config.api.converters.IdConverter: a bigint id in the path.
+    "PATH_CONVERTER_OVERRIDES": {"id": int},
 }
+
+# --- Accounts -----------------------------------------------------------------
+# Seconds the shared cache remembers which user a token key signs in (revocations overwrite the entry
+# at once). Only with a cache shared by every process (CACHE_URL): a per-process memory cache could not
+# be cleared in the other workers, so without one every request looks its token up in the database.
+API_TOKEN_CACHE_SECONDS = int(os.environ.get("API_TOKEN_CACHE_SECONDS", "300" if CACHE_URL else "0"))
+# Staff and storefront sign-in lockout (django-axes): after AXES_FAILURE_LIMIT failures for one
+# username, or from one client address, sign-in is refused for AXES_COOLOFF_MINUTES; every refused try
+# restarts the wait. The reason (username, address, user agent, path) is logged at WARNING.
+AXES_FAILURE_LIMIT = int(os.environ.get("AXES_FAILURE_LIMIT", "10"))
+AXES_COOLOFF_TIME = timedelta(minutes=float(os.environ.get("AXES_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own, not the pair
+AXES_RESET_ON_SUCCESS = True
+AXES_DISABLE_ACCESS_LOG = True  # failures are kept (and erased with the person), successes are not
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# The log names the username and address of each failure and lockout (axes masks both by default).
+AXES_SENSITIVE_PARAMETERS: list[str] = []
+AXES_ENABLED = env_bool("AXES_ENABLED", True)
+# Client address behind a reverse proxy: how many proxies append to X-Forwarded-For (0: REMOTE_ADDR).
+AXES_IPWARE_PROXY_COUNT = int(os.environ.get("AXES_PROXY_COUNT", "0")) or None
+# Links in account emails: the frontend's pages, which post uid and token back to the API.
+ACCOUNT_EMAIL_VERIFY_URL = os.environ.get(
+    "ACCOUNT_EMAIL_VERIFY_URL", "http://127.0.0.1:8000/account/verify-email?uid={uid}&token={token}"
+)
+ACCOUNT_PASSWORD_RESET_URL = os.environ.get(
+    "ACCOUNT_PASSWORD_RESET_URL", "http://127.0.0.1:8000/account/reset-password?uid={uid}&token={token}"
+)
+# Verification and reset links expire after this many seconds (Django's setting; 3 days).
+PASSWORD_RESET_TIMEOUT = int(os.environ.get("PASSWORD_RESET_TIMEOUT", str(3 * 24 * 3600)))
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", "10"))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "shop@localhost")
 
 # --- Orders -------------------------------------------------------------------
 SHOP = {
@@ -371,4 +420,6 @@ LOGGING = {
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
+    # django-axes announces itself in every process at start-up; its failures and lockouts are WARNING.
+    "loggers": {"axes.apps": {"level": "WARNING"}},
 }

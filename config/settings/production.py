@@ -5,7 +5,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import env_bool, env_list
+from .base import CACHE_URL, env_bool, env_list
 
 DEBUG = False
 IS_PRODUCTION = True
@@ -15,6 +15,15 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS")
 if not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set in production (comma-separated).")
+
+# Throttle counters, the token cache (and its revocations) must be shared by every worker process:
+# with a per-process cache each of 4 workers would allow the full rate and keep a revoked token.
+if not CACHE_URL:
+    raise ImproperlyConfigured(
+        "CACHE_URL must be set in production (e.g. redis://host:6379/1): throttles, sign-in limits and "
+        "token revocation need a cache shared by every worker process."
+    )
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
 
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", True)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
+from accounts.models import ApiToken
 from shop.models import Customer
 from tests.shop.factories import make_product
 
@@ -40,7 +40,7 @@ def test_wrong_credentials_get_one_answer_that_enumerates_nothing(alice, credent
     response = APIClient().post("/api/auth/token/", credentials, format="json")
     assert response.status_code == 400 and response.json()["code"] == "invalid_credentials"
     assert response.json()["detail"] == "Unable to sign in with these credentials."
-    assert not Token.objects.exists()
+    assert not ApiToken.objects.exists()
 
 
 def test_a_stale_token_header_does_not_block_signing_in_again(alice):

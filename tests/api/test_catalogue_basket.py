@@ -50,8 +50,10 @@ def test_basket_sums_the_stored_lists_and_leaves_out_basket_inactive_and_sold_ou
     assert response.status_code == 200, response.content
     body = response.json()
     # c: 0.5 + 0.7, b: 0.9 + 0.2, d: 0.1; "a" is in the basket, hidden and sold-out never shown.
-    assert [item["product_id"] for item in body] == [p["c"].pk, p["b"].pk, p["d"].pk]
-    assert body[0]["score"] == pytest.approx(1.2)
+    assert [item["product"]["id"] for item in body] == [p["c"].pk, p["b"].pk, p["d"].pk]
+    # Scores are the sums over the list's best: 1.2, 1.1 and 0.1 of 1.2.
+    assert [item["score"] for item in body] == pytest.approx([1.0, 1.1 / 1.2, 0.1 / 1.2], abs=1e-6)
+    assert body[0]["product"]["available"] > 0 and body[0]["product"]["sku"] == p["c"].sku
     assert body[0]["reason"] == f"often bought with {p['e'].name}"
     assert "Hidden" not in response.content.decode() and "Sold out" not in response.content.decode()
 
@@ -91,7 +93,7 @@ def test_basket_query_count_does_not_grow_with_the_basket_or_the_limit(anon, lis
 def test_similar_list_of_an_inactive_product_is_404_and_never_lists_inactive_ones(anon, lists):
     assert anon.get(f"/api/products/{lists['hidden'].pk}/similar/").status_code == 404
     body = anon.get(f"/api/products/{lists['a'].pk}/similar/", {"limit": 10}).json()
-    shown = {item["product_id"] for item in body}
+    shown = {item["product"]["id"] for item in body}
     assert lists["b"].pk in shown and lists["hidden"].pk not in shown and lists["empty"].pk not in shown
 
 

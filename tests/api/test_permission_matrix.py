@@ -14,6 +14,7 @@ import pytest
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from rest_framework.test import APIClient
 
+from accounts.services import token_create
 from shop import selectors, services, services_catalogue
 from shop.models import Order
 from tests.shop.factories import make_product
@@ -34,6 +35,18 @@ EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("auth-session", "DELETE"): (204, 204, 204, 204, 204),
     ("auth-signup", "POST"): (400, 400, 400, 400, 400),  # a weak password, whoever asks
     ("auth-me", "GET"): (401, 200, 200, 200, 200),
+    ("auth-token-list", "GET"): (401, 200, 200, 200, 200),
+    ("auth-token-detail", "DELETE"): (401, 204, 404, 404, 404),  # only one's own tokens
+    ("auth-sign-out-everywhere", "POST"): (401, 204, 204, 204, 204),
+    ("auth-email-verify", "POST"): (400, 400, 400, 400, 400),  # a made-up link, whoever sends it
+    ("auth-email-verify-resend", "POST"): (401, 202, 202, 202, 202),
+    ("auth-password-reset", "POST"): (202, 202, 202, 202, 202),  # the same answer for any address
+    ("auth-password-reset-confirm", "POST"): (400, 400, 400, 400, 400),
+    ("account", "GET"): (401, 200, 200, 200, 200),
+    ("account", "PATCH"): (401, 200, 200, 200, 200),
+    ("account", "DELETE"): (401, 204, 204, 204, 403),  # staff logins are not erased from the API
+    ("account-password", "POST"): (401, 400, 400, 400, 400),  # a wrong current password
+    ("account-export", "GET"): (401, 200, 200, 200, 200),
     ("product-list", "GET"): (200, 200, 200, 200, 200),
     ("product-detail", "GET"): (200, 200, 200, 200, 200),
     ("order-list", "GET"): (401, 200, 200, 200, 200),
@@ -130,6 +143,7 @@ PATH_KWARGS: dict[str, Callable[[dict], dict]] = {
     "my-rating-detail": lambda w: {"product_id": _rated_by_a(w)},
     "guest-order-detail": lambda w: {"token": _new_guest_order_token(w)},
     "guest-order-cancel": lambda w: {"token": _new_guest_order_token(w)},
+    "auth-token-detail": lambda w: {"pk": token_create(user=w["users"]["customer_a"])[0].pk},
 }
 BODIES: dict[str, Callable[[dict], dict]] = {
     "auth-token": lambda w: {"username": "ann", "password": "wrong"},
@@ -146,6 +160,15 @@ BODIES: dict[str, Callable[[dict], dict]] = {
         "email": "guest@example.com",
         "lines": [{"product": w["product"].pk, "quantity": 1}],
     },
+    "auth-email-verify": lambda w: {"uid": "MQ", "token": "made-up"},
+    "auth-password-reset": lambda w: {"email": "nobody@example.com"},
+    "auth-password-reset-confirm": lambda w: {
+        "uid": "MQ",
+        "token": "made-up",
+        "new_password": "a-Long-pass-42",
+    },
+    "account": lambda w: {"first_name": "Ann"},
+    "account-password": lambda w: {"current_password": "wrong", "new_password": "a-Long-pass-42"},
 }
 
 

@@ -28,9 +28,9 @@ MANAGE = [sys.executable, str(Path(settings.BASE_DIR) / "manage.py")]
 SETUP = f"""
 import json
 from django.contrib.auth import get_user_model
-from rest_framework.authtoken.models import Token
 from shop import services
 from shop.models import Customer, Product
+from accounts.services import token_create
 a = Product.objects.create(sku="A", name="Plenty", price="1.00")
 b = Product.objects.create(sku="B", name="Exactly enough", price="2.00")
 services.stock_receive(product=a, quantity=100)
@@ -39,7 +39,7 @@ tokens = []
 for i in range({ORDERS}):
     user = get_user_model().objects.create_user(f"buyer{{i}}")
     Customer.objects.create(external_id=f"B{{i}}", user=user)
-    tokens.append(Token.objects.create(user=user).key)
+    tokens.append(token_create(user=user)[1])
 print(json.dumps({{"a": a.pk, "b": b.pk, "tokens": tokens}}))
 """
 

@@ -11,7 +11,11 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
-    clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"}}
+    clean = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL"}
+    }
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -22,12 +26,13 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
     )
 
 
-@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS"])
-def test_production_settings_refuse_to_start_without_secret_key_or_allowed_hosts(missing):
+@pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "CACHE_URL"])
+def test_production_settings_refuse_to_start_without_secret_key_allowed_hosts_or_a_shared_cache(missing):
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "SECRET_KEY": "x" * 60,
         "ALLOWED_HOSTS": "shop.example.com",
+        "CACHE_URL": "redis://127.0.0.1:6379/1",
     }
     del env[missing]
     result = run_manage("check", **env)
@@ -45,6 +50,7 @@ def test_production_settings_pass_the_deploy_check_when_configured():
         SECRET_KEY="k3y-" + "a1B2c3D4e5F6g7H8i9J0" * 3,
         ALLOWED_HOSTS="shop.example.com",
         SHOP_PAYMENT_WEBHOOK_SECRET="whsec-" + "q9W8e7R6t5Y4" * 3,
+        CACHE_URL="redis://127.0.0.1:6379/1",  # never connected to by the check
     )
     assert result.returncode == 0, result.stderr
 
@@ -72,3 +78,16 @@ def test_defaults_are_embedded_sqlite_and_eager_celery_and_urls_switch_them():
         read(DATABASE_URL="postgres://u@127.0.0.1:5432/x", CELERY_BROKER_URL="redis://127.0.0.1:6379/0")
         == "django.db.backends.postgresql False"
     )
+
+
+def test_the_deploy_check_refuses_a_per_process_cache_in_production(settings):
+    from django.core.management import call_command
+    from django.core.management.base import SystemCheckError
+
+    settings.IS_PRODUCTION = True
+    settings.CACHES = {
+        **settings.CACHES,
+        "default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"},
+    }
+    with pytest.raises(SystemCheckError, match="shop.E002"):
+        call_command("check", deploy=True, fail_level="ERROR", tags=["caches"])

@@ -26,9 +26,13 @@ def test_me_recommendations_serve_the_logged_in_users_customer_list(trained):
     assert response.status_code == 200
     body = response.json()
     assert len(body) == 7
-    assert {"product_id", "sku", "name", "price", "score", "reason", "reason_code"} <= set(body[0])
+    assert set(body[0]) == {"product", "score", "reason", "reason_code"}
+    catalogue = _client().get(f"/api/products/{body[0]['product']['id']}/").json()
+    assert body[0]["product"] == catalogue  # the product list's own representation, with "available"
+    scores = [item["score"] for item in body]
+    assert scores[0] == 1.0 and scores == sorted(scores, reverse=True) and min(scores) >= 0
     bought = set(trained.customers["c0"].orders.values_list("lines__product_id", flat=True))
-    assert not ({item["product_id"] for item in body} & bought)
+    assert not ({item["product"]["id"] for item in body} & bought)
 
 
 def test_me_recommendations_require_login_and_validate_parameters(trained):
@@ -56,7 +60,9 @@ def test_similar_products_endpoint_is_public_and_excludes_the_product(trained):
     product = trained.products["p005"]
     response = _client().get(f"/api/products/{product.pk}/similar/", {"limit": 5})
     assert response.status_code == 200
-    ids = [item["product_id"] for item in response.json()]
+    ids = [item["product"]["id"] for item in response.json()]
+    scores = [item["score"] for item in response.json()]
+    assert scores[0] == 1.0 and scores == sorted(scores, reverse=True) and min(scores) >= 0
     assert len(ids) == 5 and product.pk not in ids
 
 
