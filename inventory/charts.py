@@ -30,6 +30,11 @@ COLOURS = {
 }
 
 
+def _day(day: date) -> str:
+    """The house style's date (shop.formats.day, restated here: this module imports no Django)."""
+    return f"{day.day} {day:%b %Y}"
+
+
 def _line(x1: float, x2: float, y1: float, y2: float, colour: str, extra: str = "") -> str:
     return f'<line x1="{x1:.1f}" x2="{x2:.1f}" y1="{y1:.1f}" y2="{y2:.1f}" stroke="{colour}" {extra}/>'
 
@@ -85,7 +90,7 @@ class _Axis:
             bottom = self.top + self.height
             parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{bottom}" y2="{bottom + 4}" stroke="#555"/>')
             parts.append(
-                f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle" {FONT}>{day:%d %b}</text>'
+                f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle" {FONT}>{_day(day)}</text>'
             )
             day += timedelta(days=step)
         return parts
@@ -227,7 +232,7 @@ def forecast_chart_svg(
             )
             parts.append(
                 f'<text x="{x_arrival + 4:.1f}" y="{stock_top + 12}" {FONT} fill="{COLOURS["order"]}">'
-                f"order of {order_quantity:,} placed {as_of:%d %b} arrives {arrival:%d %b}</text>"
+                f"order of {order_quantity:,} placed {_day(as_of)} arrives {_day(arrival)}</text>"
             )
             legend.append(("suggested order", COLOURS["order"]))
         parts += stock.dates()
@@ -238,12 +243,26 @@ def forecast_chart_svg(
     )
 
 
-def accuracy_chart_svg(*, labels: list[str], model: list[float | None], naive: list[float | None]) -> str:
-    """Median MASE of each forecast run beside the naive baseline's (lower is better)."""
+def accuracy_chart_svg(
+    *,
+    labels: list[str],
+    model: list[float | None],
+    naive: list[float | None],
+    title: str = "forecast accuracy by run",
+    model_label: str = "forecast, median MASE",
+    naive_label: str = "seasonal naive, same days",
+) -> str:
+    """MASE per run as pairs of bars, forecast beside the naive baseline, each with its value (lower wins).
+
+    Bars stay readable from one run to a dozen; a dashed line marks 1.0, the in-sample one-step
+    naive error that MASE is scaled by.
+    """
     values = [v for v in (*model, *naive) if v is not None]
-    high = max(max(values, default=1.0) * 1.2, 0.1)
-    height, top, plot = 240, 28, 170
-    step = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
+    high = max(max(values, default=1.0) * 1.15, 1.1)
+    height, top, plot = 260, 34, 180
+    count = max(len(labels), 1)
+    slot = (WIDTH - LEFT - RIGHT) / count
+    bar = min(slot * 0.36, 56)
 
     def y(value: float) -> float:
         return top + plot * (1 - value / high)
@@ -251,17 +270,29 @@ def accuracy_chart_svg(*, labels: list[str], model: list[float | None], naive: l
     parts = []
     for value in _ticks(0, high):
         parts.append(_line(LEFT, WIDTH - RIGHT, y(value), y(value), COLOURS["grid"]))
-        parts.append(
-            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" {FONT}>{value:.2f}</text>'
-        )
-    for series, colour, css in ((model, COLOURS["forecast"], "model"), (naive, COLOURS["naive"], "naive")):
-        points = [(LEFT + step * (i + 0.5), y(v)) for i, v in enumerate(series) if v is not None]
-        if points:
-            parts.append(_polyline(points, colour, f'stroke-width="2" class="{css}"'))
-            parts += [f'<circle cx="{x:.1f}" cy="{py:.1f}" r="3.5" fill="{colour}"/>' for x, py in points]
-    for i, label in enumerate(labels):
-        parts.append(_text(LEFT + step * (i + 0.5), top + plot + 16, label, 'text-anchor="middle"'))
-    parts += _legend(
-        [("forecast, median MASE", COLOURS["forecast"]), ("naive baseline", COLOURS["naive"])], y=18
+        parts.append(_text(LEFT - 6, y(value) + 4, f"{value:.1f}", 'text-anchor="end"'))
+    parts.append(_line(LEFT, WIDTH - RIGHT, y(1.0), y(1.0), "#555", 'stroke-dasharray="5 4" class="one"'))
+    for index, label in enumerate(labels):
+        centre = LEFT + slot * (index + 0.5)
+        for offset, series, colour, css in (
+            (-bar, model, COLOURS["forecast"], "model"),
+            (0.0, naive, COLOURS["naive"], "naive"),
+        ):
+            value = series[index] if index < len(series) else None
+            if value is None:
+                continue
+            x = centre + offset
+            parts.append(
+                f'<rect class="{css}" x="{x:.1f}" y="{y(value):.1f}" width="{bar:.1f}" '
+                f'height="{top + plot - y(value):.1f}" fill="{colour}"><title>{escape(label)}: '
+                f"{value:.3f}</title></rect>"
+            )
+            parts.append(_text(x + bar / 2, y(value) - 4, f"{value:.2f}", 'text-anchor="middle"'))
+        parts.append(_text(centre, top + plot + 16, label, 'text-anchor="middle"'))
+    parts.append(_line(LEFT, WIDTH - RIGHT, top + plot, top + plot, "#000"))
+    parts += _legend([(model_label, COLOURS["forecast"]), (naive_label, COLOURS["naive"])], y=16)
+    parts.append(
+        f'<text transform="translate(12 {top + plot / 2:.0f}) rotate(-90)" text-anchor="middle" {FONT}>'
+        "MASE (lower is better)</text>"
     )
-    return _svg(height, parts, "forecast accuracy by run")
+    return _svg(height, parts, title)

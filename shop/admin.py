@@ -18,7 +18,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from . import services
+from . import formats, services
 from .admin_panels import PanelsAdminMixin
 from .models import (
     Cancellation,
@@ -38,6 +38,10 @@ def per_row(model, *, outer: str, total: str | None = None) -> Coalesce:
     rows = model.objects.filter(**{outer: OuterRef("pk")}).order_by().values(outer)
     value = rows.annotate(value=Sum(total) if total else Count("pk")).values("value")[:1]
     return Coalesce(Subquery(value, output_field=IntegerField()), 0)
+
+
+#: Lines per page on an order's page.
+ORDER_LINES_PER_PAGE = 100
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -100,8 +104,10 @@ class StockAdjustmentForm(forms.Form):
 
 @admin.register(Product)
 class ProductAdmin(PanelsAdminMixin, admin.ModelAdmin):
-    list_display = ["sku", "name", "category", "price", "active", "on_hand", "reserved"]
+    list_display = ["sku", "name", "category", "price_display", "active", "on_hand", "reserved"]
     list_filter = ["active", StockStateFilter, "category"]
+    # Derived: units sold is refreshed from the orders, and the creation time is a record.
+    readonly_fields = ["units_sold", "created_at"]
     search_fields = ["sku", "name", "description"]
     list_select_related = ["category", "stock"]
     # No list_editable "active": a form per row cost most of the list's time, and taking a product
@@ -138,6 +144,10 @@ class ProductAdmin(PanelsAdminMixin, admin.ModelAdmin):
         for product in queryset:
             services.product_deactivate(product=product)
         self.message_user(request, f"Deactivated {queryset.count()} product(s).", messages.SUCCESS)
+
+    @admin.display(description="price", ordering="price")
+    def price_display(self, obj: Product) -> str:
+        return formats.money(obj.price)
 
     @admin.display(ordering="stock__on_hand")
     def on_hand(self, obj: Product) -> int | None:
@@ -187,7 +197,8 @@ class CustomerAdmin(PanelsAdminMixin, admin.ModelAdmin):
     search_fields = ["external_id", "user__username", "user__email"]
     raw_id_fields = ["user"]
     show_full_result_count = False
-    readonly_fields = ["recent_purchases", "customer_ratings"]
+    # The external id is the key other systems know the customer by; the creation time is a record.
+    readonly_fields = ["external_id", "created_at", "recent_purchases", "customer_ratings"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
         return (
@@ -212,14 +223,14 @@ class CustomerAdmin(PanelsAdminMixin, admin.ModelAdmin):
             "<td>{}</td><td>{}</td></tr>",
             (
                 (
-                    f"{line.order.placed_at:%Y-%m-%d}",
+                    formats.day(line.order.placed_at),
                     reverse("admin:shop_order_change", args=[line.order_id]),
                     line.order.number,
                     reverse("admin:shop_product_change", args=[line.product_id]),
                     line.product.sku,
                     line.product.name,
-                    line.quantity,
-                    line.unit_price,
+                    formats.units(line.quantity),
+                    formats.money(line.unit_price),
                 )
                 for line in lines
             ),
@@ -245,7 +256,7 @@ class CustomerAdmin(PanelsAdminMixin, admin.ModelAdmin):
                     r.product.sku,
                     r.product.name,
                     r.stars,
-                    f"{r.rated_at:%Y-%m-%d}",
+                    formats.day(r.rated_at),
                 )
                 for r in ratings
             ),
@@ -317,17 +328,34 @@ class OrderAdmin(admin.ModelAdmin):
         )
         return HttpResponseRedirect(reverse("admin:shop_order_change", args=[obj_id]))
 
+    def get_object(self, request: HttpRequest, object_id, from_field=None):
+        order = super().get_object(request, object_id, from_field)
+        if order is not None:
+            # The lines table pages itself; read-only fields see the object, not the request.
+            page = request.GET.get("lines", "1")
+            order._lines_page = int(page) if page.isdigit() and int(page) > 0 else 1
+        return order
+
     @admin.display(description="total")
     def total(self, obj: Order) -> str:
-        return f"{sum(line.quantity * line.unit_price for line in self._lines(obj)):,.2f}"
+        totals = obj.lines.aggregate(value=Sum(F("quantity") * F("unit_price")), units=Sum("quantity"))
+        return f"{formats.money(totals['value'] or 0)} ({formats.units(totals['units'] or 0)} units)"
 
     @admin.display(description="lines")
     def lines_table(self, obj: Order) -> str:
+        """The order's lines, ``ORDER_LINES_PER_PAGE`` at a time: a 704-line order is 8 short pages."""
+        count = obj.lines.count()
+        pages = max((count + ORDER_LINES_PER_PAGE - 1) // ORDER_LINES_PER_PAGE, 1)
+        page = min(getattr(obj, "_lines_page", 1), pages)
+        start = (page - 1) * ORDER_LINES_PER_PAGE
+        lines = obj.lines.select_related("product").order_by("line_number")[
+            start : start + ORDER_LINES_PER_PAGE
+        ]
         url = reverse("admin:shop_product_changelist")
         rows = format_html_join(
             "",
             '<tr><td>{}</td><td><a href="{}{}/change/">{}</a></td><td>{}</td>'
-            "<td>{}</td><td>{}</td><td>{}</td></tr>",
+            '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>',
             (
                 (
                     line.line_number,
@@ -335,23 +363,37 @@ class OrderAdmin(admin.ModelAdmin):
                     line.product_id,
                     line.product.sku,
                     line.product.name,
-                    line.quantity,
-                    line.unit_price,
-                    f"{line.quantity * line.unit_price:,.2f}",
+                    formats.units(line.quantity),
+                    formats.money(line.unit_price),
+                    formats.money(line.quantity * line.unit_price),
                 )
-                for line in self._lines(obj)
+                for line in lines
             ),
         )
-        return format_html(
-            '<table class="order-lines"><tr><th>#</th><th>SKU</th><th>product</th><th>qty</th>'
-            "<th>unit price</th><th>line total</th></tr>{}</table>",
-            rows,
+        links = format_html_join(
+            " ",
+            "{}",
+            (
+                (
+                    format_html('<strong aria-current="page">{}</strong>', number)
+                    if number == page
+                    else format_html('<a href="?lines={}#order-lines">{}</a>', number, number),
+                )
+                for number in range(1, pages + 1)
+            ),
         )
-
-    def _lines(self, obj: Order) -> list[OrderLine]:
-        if not hasattr(obj, "_admin_lines"):
-            obj._admin_lines = list(obj.lines.select_related("product").order_by("line_number"))
-        return obj._admin_lines
+        pager = format_html('<nav class="lines-pages" aria-label="Pages of lines">Pages: {}</nav>', links)
+        return format_html(
+            '<p id="order-lines">Lines {} to {} of {}.</p>'
+            '<table class="order-lines"><thead><tr><th scope="col">#</th><th scope="col">SKU</th>'
+            '<th scope="col">product</th><th scope="col">qty</th><th scope="col">unit price</th>'
+            '<th scope="col">line total</th></tr></thead><tbody>{}</tbody></table>{}',
+            formats.units(min(start + 1, count)),
+            formats.units(min(start + ORDER_LINES_PER_PAGE, count)),
+            formats.units(count),
+            rows,
+            pager if pages > 1 else "",
+        )
 
     @admin.display(ordering="line_count", description="lines")
     def line_count(self, obj: Order) -> int:

@@ -114,6 +114,9 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# The house style (shop/formats.py): one date format with the year, thousands separators everywhere.
+FORMAT_MODULE_PATH = ["config.formats"]
+USE_THOUSAND_SEPARATOR = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
@@ -347,9 +350,31 @@ INVENTORY = {
     "MAX_COVER_DAYS": float(os.environ.get("INVENTORY_MAX_COVER_DAYS", "120")),
     "MAX_SAFETY_STOCK_MULTIPLE": float(os.environ.get("INVENTORY_MAX_SAFETY_STOCK_MULTIPLE", "10")),
     # The admin flags a suggestion for a second look above these (display only; they change no quantity).
-    "FLAG_COVER_DAYS": float(os.environ.get("INVENTORY_FLAG_COVER_DAYS", "90")),
-    "FLAG_SAFETY_MULTIPLE": float(os.environ.get("INVENTORY_FLAG_SAFETY_MULTIPLE", "3")),
+    # A suggestion is flagged for a second look (inventory/flags.py; display only, no quantity changes)
+    # when it orders more than this many days of the last 8 weeks' sales, when its daily forecast
+    # moved more than this many times since the product's previous run (and by this many units over
+    # 28 days), or when the supplier's minimum order is more than this multiple of what was needed.
+    # Chosen on a validation run before the reported one (docs/BENCHMARKS.md, "Flags that pick out").
+    "FLAG_ABOVE_SALES_DAYS": float(os.environ.get("INVENTORY_FLAG_ABOVE_SALES_DAYS", "120")),
+    "FLAG_FORECAST_JUMP_RATIO": float(os.environ.get("INVENTORY_FLAG_FORECAST_JUMP_RATIO", "3")),
+    "FLAG_FORECAST_JUMP_MIN_UNITS": float(os.environ.get("INVENTORY_FLAG_FORECAST_JUMP_MIN_UNITS", "28")),
+    "FLAG_MINIMUM_ORDER_RATIO": float(os.environ.get("INVENTORY_FLAG_MINIMUM_ORDER_RATIO", "3")),
+    # Purchase orders are emailed from this address, signed with the shop's name.
+    "PURCHASE_ORDER_FROM": os.environ.get("PURCHASE_ORDER_FROM_EMAIL", "")
+    or os.environ.get("DEFAULT_FROM_EMAIL", "purchasing@localhost"),
+    "SHOP_NAME": os.environ.get("SHOP_NAME", "Shop intelligence"),
 }
+
+# --- Email ------------------------------------------------------------------
+# The console backend prints each message (the demo's purchase orders); set EMAIL_BACKEND to
+# django.core.mail.backends.smtp.EmailBackend and the EMAIL_HOST* variables in production.
+EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.console.EmailBackend")
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", "25"))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "webmaster@localhost")
 
 # --- Imports ----------------------------------------------------------------
 # Rows dated before this day, or later than now plus the tolerance, are rejected with a reason.

@@ -1,13 +1,13 @@
-"""What every inventory admin screen shares: number formats, suggestion flags and the forecast chart."""
+"""What every inventory admin screen shares: the house style's formats and the forecast chart."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
-from django.conf import settings
 from django.core.cache import cache
 from django.utils.safestring import mark_safe
+
+from shop import formats
 
 from .. import selectors, services
 from ..models import (
@@ -17,37 +17,10 @@ from ..models import (
 
 CHART_CACHE_SECONDS = 24 * 3600
 
-
-def format_units(value: float | int | None) -> str:
-    """Quantities as a buyer reads them: whole units with thousands separators."""
-    return "—" if value is None else f"{round(value):,}"
-
-
-def format_money(value: Decimal | float | None) -> str:
-    return "—" if value is None else f"{value:,.2f}"
-
-
-def flag_thresholds() -> tuple[float, float]:
-    return (
-        float(settings.INVENTORY["FLAG_COVER_DAYS"]),
-        float(settings.INVENTORY["FLAG_SAFETY_MULTIPLE"]),
-    )
-
-
-def suggestion_flags(suggestion: ReorderSuggestion) -> list[str]:
-    """Why a buyer should look twice before signing this quantity (empty when nothing stands out)."""
-    cover_limit, safety_limit = flag_thresholds()
-    flags = []
-    if suggestion.days_of_cover is not None and suggestion.days_of_cover > cover_limit:
-        flags.append(
-            f"covers {suggestion.days_of_cover:.0f} days of forecast demand (flagged above {cover_limit:.0f})"
-        )
-    if suggestion.safety_stock_multiple is not None and suggestion.safety_stock_multiple > safety_limit:
-        flags.append(
-            f"safety stock is {suggestion.safety_stock_multiple:.1f}x the lead-time demand "
-            f"(flagged above {safety_limit:g}x)"
-        )
-    return flags
+format_units = formats.units
+format_money = formats.money
+format_day = formats.day
+format_moment = formats.moment
 
 
 def forecast_chart_html(forecast: ProductForecast, *, suggestion: ReorderSuggestion | None = None) -> str:
@@ -58,7 +31,7 @@ def forecast_chart_html(forecast: ProductForecast, *, suggestion: ReorderSuggest
     """
     quantity = suggestion.order_quantity if suggestion is not None else None
     finished = forecast.run.finished_at.timestamp() if forecast.run.finished_at else 0
-    key = f"inventory-chart-v3-{forecast.pk}-{finished:.0f}-{quantity}"
+    key = f"inventory-chart-v4-{forecast.pk}-{finished:.0f}-{quantity}"
     svg = cache.get(key)
     if svg is None:
         svg = _draw_forecast_chart(forecast, quantity)
