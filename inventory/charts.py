@@ -17,6 +17,7 @@ import numpy as np
 Y_SCALE_RECENT_DAYS = 56
 WIDTH, LEFT, RIGHT = 900, 56, 16
 FONT = 'font-family="system-ui,sans-serif" font-size="11"'
+BIG = 14  # the accuracy chart is drawn narrower than its viewBox: larger type stays legible
 COLOURS = {
     "sold": "#9bb7d4",
     "forecast": "#c0392b",
@@ -39,8 +40,9 @@ def _line(x1: float, x2: float, y1: float, y2: float, colour: str, extra: str = 
     return f'<line x1="{x1:.1f}" x2="{x2:.1f}" y1="{y1:.1f}" y2="{y2:.1f}" stroke="{colour}" {extra}/>'
 
 
-def _text(x: float, y: float, content: str, extra: str = "") -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}" {FONT} {extra}>{escape(content)}</text>'
+def _text(x: float, y: float, content: str, extra: str = "", size: int = 11) -> str:
+    font = f'font-family="system-ui,sans-serif" font-size="{size}"'
+    return f'<text x="{x:.1f}" y="{y:.1f}" {font} {extra}>{escape(content)}</text>'
 
 
 def _ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -72,8 +74,8 @@ class _Axis:
         for value in _ticks(self.low, self.high):
             y = self.y(value)
             parts.append(_line(LEFT, WIDTH - RIGHT, y, y, COLOURS["grid"]))
-            label = f"{value:,.0f}" if abs(value) >= 0.5 else "0"  # never "-0"
-            parts.append(_text(LEFT - 6, y + 4, label, 'text-anchor="end"'))
+            tick = f"{value:,.0f}" if abs(value) >= 0.5 else "0"  # never "-0"
+            parts.append(_text(LEFT - 6, y + 4, tick, 'text-anchor="end"'))
         middle = self.top + self.height / 2
         parts.append(
             f'<text transform="translate(12 {middle:.0f}) rotate(-90)" text-anchor="middle" {FONT}>'
@@ -101,12 +103,13 @@ def _polyline(points: Sequence[tuple[float, float]], colour: str, extra: str = "
     return f'<polyline points="{coords}" fill="none" stroke="{colour}" {extra}/>'
 
 
-def _legend(items: Sequence[tuple[str, str]], *, y: float) -> list[str]:
+def _legend(items: Sequence[tuple[str, str]], *, y: float, size: int = 11) -> list[str]:
     parts, x = [], LEFT + 8
+    font = f'font-family="system-ui,sans-serif" font-size="{size}"'
     for label, colour in items:
-        parts.append(f'<rect x="{x}" y="{y - 9}" width="12" height="10" fill="{colour}"/>')
-        parts.append(f'<text x="{x + 16}" y="{y}" {FONT}>{escape(label)}</text>')
-        x += 24 + 6.2 * len(label)
+        parts.append(f'<rect x="{x}" y="{y - size + 2}" width="12" height="{size - 1}" fill="{colour}"/>')
+        parts.append(f'<text x="{x + 16}" y="{y}" {font}>{escape(label)}</text>')
+        x += 24 + 0.56 * size * len(label)
     return parts
 
 
@@ -259,7 +262,7 @@ def accuracy_chart_svg(
     """
     values = [v for v in (*model, *naive) if v is not None]
     high = max(max(values, default=1.0) * 1.15, 1.1)
-    height, top, plot = 260, 34, 180
+    height, top, plot = 280, 40, 190
     count = max(len(labels), 1)
     slot = (WIDTH - LEFT - RIGHT) / count
     bar = min(slot * 0.36, 56)
@@ -270,7 +273,7 @@ def accuracy_chart_svg(
     parts = []
     for value in _ticks(0, high):
         parts.append(_line(LEFT, WIDTH - RIGHT, y(value), y(value), COLOURS["grid"]))
-        parts.append(_text(LEFT - 6, y(value) + 4, f"{value:.1f}", 'text-anchor="end"'))
+        parts.append(_text(LEFT - 6, y(value) + 5, f"{value:.1f}", 'text-anchor="end"', size=BIG))
     parts.append(_line(LEFT, WIDTH - RIGHT, y(1.0), y(1.0), "#555", 'stroke-dasharray="5 4" class="one"'))
     for index, label in enumerate(labels):
         centre = LEFT + slot * (index + 0.5)
@@ -287,12 +290,12 @@ def accuracy_chart_svg(
                 f'height="{top + plot - y(value):.1f}" fill="{colour}"><title>{escape(label)}: '
                 f"{value:.3f}</title></rect>"
             )
-            parts.append(_text(x + bar / 2, y(value) - 4, f"{value:.2f}", 'text-anchor="middle"'))
-        parts.append(_text(centre, top + plot + 16, label, 'text-anchor="middle"'))
+            parts.append(_text(x + bar / 2, y(value) - 5, f"{value:.2f}", 'text-anchor="middle"', size=BIG))
+        parts.append(_text(centre, top + plot + 20, label, 'text-anchor="middle"', size=BIG))
     parts.append(_line(LEFT, WIDTH - RIGHT, top + plot, top + plot, "#000"))
-    parts += _legend([(model_label, COLOURS["forecast"]), (naive_label, COLOURS["naive"])], y=16)
+    parts += _legend([(model_label, COLOURS["forecast"]), (naive_label, COLOURS["naive"])], y=18, size=14)
     parts.append(
-        f'<text transform="translate(12 {top + plot / 2:.0f}) rotate(-90)" text-anchor="middle" {FONT}>'
-        "MASE (lower is better)</text>"
+        f'<text transform="translate(14 {top + plot / 2:.0f}) rotate(-90)" text-anchor="middle" '
+        f'font-family="system-ui,sans-serif" font-size="13">MASE (lower is better)</text>'
     )
     return _svg(height, parts, title)

@@ -47,6 +47,7 @@ def flag_thresholds() -> FlagThresholds:
     limits = settings.INVENTORY
     return FlagThresholds(
         above_sales_days=float(limits["FLAG_ABOVE_SALES_DAYS"]),
+        capped_wanted_days=float(limits["FLAG_CAPPED_WANTED_DAYS"]),
         jump_ratio=float(limits["FLAG_FORECAST_JUMP_RATIO"]),
         jump_min_units=float(limits["FLAG_FORECAST_JUMP_MIN_UNITS"]),
         minimum_order_ratio=float(limits["FLAG_MINIMUM_ORDER_RATIO"]),
@@ -78,14 +79,17 @@ def flag_inputs_for(
     inputs = {}
     for pid in ids:
         plan, product_inputs = plans[pid]
+        rate = daily.get(pid, 0.0)
+        wanted = max(plan.order_up_to - plan.inventory_position, 0.0)
         inputs[pid] = FlagInputs(
             quantity=quantities[pid],
             recent_units=float(recent.get(pid, 0)),
             days_since_last_sale=(run.as_of - last[pid]).days if pid in last else None,
             adjustments=tuple(plan.adjustments),
-            needed=_needed(plan, daily.get(pid, 0.0), max_cover),
+            needed=_needed(plan, rate, max_cover),
+            wanted_days=wanted / rate if rate > 0 else None,
             minimum_order=product_inputs.terms.minimum_order,
-            daily_forecast=float(daily.get(pid, 0.0)),
+            daily_forecast=float(rate),
             previous_daily_forecast=previous.get(pid),
         )
     return inputs

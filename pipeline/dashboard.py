@@ -48,6 +48,9 @@ class LatestRun:
     produced_url: str
     run: Run | None = None
     error: str = ""
+    #: when the latest failed: the newest thing of this kind that did succeed, and its page
+    last_good: str = ""
+    last_good_url: str = ""
 
 
 @dataclass
@@ -135,7 +138,18 @@ def _latest_runs() -> list[LatestRun]:
     """
     rows = []
     version = ModelVersion.objects.order_by("-created_at", "-id").first()
-    forecast = ForecastRun.objects.order_by("-created_at", "-id").first()
+    forecast = (
+        ForecastRun.objects.order_by("-created_at", "-id")
+        .only("pk", "as_of", "status", "created_at", "finished_at")
+        .first()
+    )
+    good = {
+        Run.Kind.RECOMMENDER: ModelVersion.objects.active().first(),
+        Run.Kind.FORECAST: ForecastRun.objects.filter(status=ForecastRun.Status.COMPLETE)
+        .order_by("-finished_at", "-id")
+        .only("pk", "as_of")
+        .first(),
+    }
     produced = {
         Run.Kind.RECOMMENDER: (
             version,
@@ -188,6 +202,9 @@ def _latest_runs() -> list[LatestRun]:
             )
         else:
             rows.append(LatestRun(kind, label, "never run", "—", None, "—", ""))
+        latest = rows[-1]
+        if latest.status.lower() == "failed" and good[kind] is not None:
+            latest.last_good, latest.last_good_url = describe(good[kind])
     return rows
 
 

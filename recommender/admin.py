@@ -50,7 +50,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "recall_all",
         "recall_new",
         "rating_rmse",
-        "run_key",
+        "run_key_display",
     ]
     list_filter = ["status"]
     readonly_fields = [
@@ -128,6 +128,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
     @admin.display(description="Recall@10, new products")
     def recall_new(self, obj: ModelVersion) -> str:
         return _pair(obj, Mode.NEW)
+
+    @admin.display(description="run key", ordering="run_key")
+    def run_key_display(self, obj: ModelVersion) -> str:
+        """Long keys (a schedule's, a command's) wrap instead of pushing the list past the screen."""
+        return obj.run_key or "—"
 
     @admin.display(description="Rating RMSE")
     def rating_rmse(self, obj: ModelVersion) -> str:

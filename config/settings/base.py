@@ -351,14 +351,17 @@ INVENTORY = {
     "MAX_SAFETY_STOCK_MULTIPLE": float(os.environ.get("INVENTORY_MAX_SAFETY_STOCK_MULTIPLE", "10")),
     # The admin flags a suggestion for a second look above these (display only; they change no quantity).
     # A suggestion is flagged for a second look (inventory/flags.py; display only, no quantity changes)
-    # when it orders more than this many days of the last 8 weeks' sales, when its daily forecast
-    # moved more than this many times since the product's previous run (and by this many units over
-    # 28 days), or when the supplier's minimum order is more than this multiple of what was needed.
-    # Chosen on a validation run before the reported one (docs/BENCHMARKS.md, "Flags that pick out").
-    "FLAG_ABOVE_SALES_DAYS": float(os.environ.get("INVENTORY_FLAG_ABOVE_SALES_DAYS", "120")),
-    "FLAG_FORECAST_JUMP_RATIO": float(os.environ.get("INVENTORY_FLAG_FORECAST_JUMP_RATIO", "3")),
+    # when it orders more than this many days of the last 8 weeks' sales, when the cover bound capped
+    # an order the policy wanted for more than this many days, when its daily forecast moved more than
+    # this many times since the product's previous run (and by this many units over 28 days), or when
+    # the supplier's minimum order is more than this multiple of what was needed. Chosen on a
+    # validation run before the reported one (bench/flag_thresholds.py; docs/BENCHMARKS.md, "Flags that
+    # pick out"). The jump's unit floor (one a day over 28 days) only keeps slow sellers' noise out.
+    "FLAG_ABOVE_SALES_DAYS": float(os.environ.get("INVENTORY_FLAG_ABOVE_SALES_DAYS", "420")),
+    "FLAG_CAPPED_WANTED_DAYS": float(os.environ.get("INVENTORY_FLAG_CAPPED_WANTED_DAYS", "280")),
+    "FLAG_FORECAST_JUMP_RATIO": float(os.environ.get("INVENTORY_FLAG_FORECAST_JUMP_RATIO", "2")),
     "FLAG_FORECAST_JUMP_MIN_UNITS": float(os.environ.get("INVENTORY_FLAG_FORECAST_JUMP_MIN_UNITS", "28")),
-    "FLAG_MINIMUM_ORDER_RATIO": float(os.environ.get("INVENTORY_FLAG_MINIMUM_ORDER_RATIO", "3")),
+    "FLAG_MINIMUM_ORDER_RATIO": float(os.environ.get("INVENTORY_FLAG_MINIMUM_ORDER_RATIO", "2")),
     # Purchase orders are emailed from this address, signed with the shop's name.
     "PURCHASE_ORDER_FROM": os.environ.get("PURCHASE_ORDER_FROM_EMAIL", "")
     or os.environ.get("DEFAULT_FROM_EMAIL", "purchasing@localhost"),

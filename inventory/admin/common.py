@@ -31,7 +31,7 @@ def forecast_chart_html(forecast: ProductForecast, *, suggestion: ReorderSuggest
     """
     quantity = suggestion.order_quantity if suggestion is not None else None
     finished = forecast.run.finished_at.timestamp() if forecast.run.finished_at else 0
-    key = f"inventory-chart-v4-{forecast.pk}-{finished:.0f}-{quantity}"
+    key = f"inventory-chart-v5-{forecast.pk}-{finished:.0f}-{quantity}"
     svg = cache.get(key)
     if svg is None:
         svg = _draw_forecast_chart(forecast, quantity)

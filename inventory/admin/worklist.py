@@ -237,7 +237,6 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
         "on_hand",
         "cover",
         "quantity_input",
-        "cost",
         "value",
         "stockout",
         "headline_display",
@@ -345,20 +344,18 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
 
     @admin.display(description="product", ordering="product__name")
     def name(self, obj: ReorderSuggestion) -> str:
-        return format_html('<span title="{}">{}</span>', obj.product.name, obj.product.name[:30])
+        return format_html('<span title="{}">{}</span>', obj.product.name, obj.product.name[:40])
 
     @admin.display(description="supplier", ordering="supplier__name")
     def supplier_name(self, obj: ReorderSuggestion) -> str:
         if obj.supplier is None:
             return format_html('<span class="missing">{}</span>', "none")
-        return format_html('<span title="{}">{}</span>', obj.supplier.name, obj.supplier.name[:16])
+        return obj.supplier.name
 
     @admin.display(description="category", ordering="product__category__name")
     def category_name(self, obj: ReorderSuggestion) -> str:
         category = obj.product.category
-        if category is None:
-            return "—"
-        return format_html('<span title="{}">{}</span>', category.name, category.name[:14])
+        return "—" if category is None else category.name
 
     @admin.display(description="on hand", ordering="product__stock__on_hand")
     def on_hand(self, obj: ReorderSuggestion) -> str:
@@ -672,7 +669,7 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
         ]
 
     #: lines shown under each supplier on the grouped page (the rest are a link to the filtered list)
-    LINES_PER_SUPPLIER = 25
+    LINES_PER_SUPPLIER = 10
 
     def by_supplier_view(self, request: HttpRequest):
         """The filtered worklist per supplier: lines, units, subtotal against the minimum order value."""
@@ -735,7 +732,7 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
                 (spec.title, choice["display"])
                 for spec in changelist.filter_specs
                 for choice in spec.choices(changelist)
-                if choice.get("selected") and spec.has_output()
+                if choice.get("selected") and spec.has_output() and str(choice["display"]) != "All"
             ],
         }
         return TemplateResponse(request, "admin/inventory/reordersuggestion/by_supplier.html", context)
