@@ -149,9 +149,8 @@ def main() -> None:
                 failed.append(name)
             verdict = ("OVERFLOW" if over else "fits") + (" (checked)" if name in CHECKED else "")
             table = "-" if size["tableScroll"] is None else f"{size['tableScroll']}/{size['tableBox']}"
-            print(
-                f"{name:<26} {size['pageScroll']:>4}/{size['pageBox']:<4} {table:>9} {size['height']:>10,}  {verdict}"
-            )
+            width = f"{size['pageScroll']}/{size['pageBox']}"
+            print(f"{name:<26} {width:>9} {table:>9} {size['height']:>10,}  {verdict}")
             file = out / f"{name.replace(' ', '_')}.png"
             page.screenshot(path=str(file), full_page=True)
             if args.readme and name in README:

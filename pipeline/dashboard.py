@@ -260,5 +260,8 @@ def dashboard_summary() -> Dashboard:
         active_version=version,
         recommender_metrics=metrics,
         accuracy=points,
-        accuracy_svg=accuracy_chart(points, "-".join(f"{run.pk}:{run.finished_at}" for run in runs)),
+        accuracy_svg=accuracy_chart(
+            points,
+            "-".join(f"{run.pk}.{run.finished_at.timestamp() if run.finished_at else 0:.0f}" for run in runs),
+        ),
     )
