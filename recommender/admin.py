@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from shop import formats
 from shop.admin_panels import admin_panel_register
 from shop.models import Customer, OrderLine, StockRecord
 
@@ -206,8 +207,8 @@ def customer_recommendations_html(obj: Customer) -> str:
         header = format_html(
             "<p>Made by {} (trained {}, data up to {}).</p>",
             version,
-            f"{version.created_at:%Y-%m-%d %H:%M}",
-            f"{data_end:%Y-%m-%d}",
+            formats.moment(version.created_at),
+            formats.day(data_end),
         )
     else:
         header = format_html("<p>{}</p>", "No active model version: these lists come from popularity.")
@@ -260,7 +261,7 @@ def customer_recommendations_html(obj: Customer) -> str:
 def _specific_reason(item, bought: dict | None) -> str:
     if item.reason_code == "regular" and bought:
         times = bought["times"]
-        return f"you bought it {times} time{'s' if times != 1 else ''}, last on {bought['last']:%d %b %Y}"
+        return f"you bought it {times} time{'s' if times != 1 else ''}, last on {formats.day(bought['last'])}"
     return item.reason
 
 
