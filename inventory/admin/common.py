@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from django.contrib import admin
 from django.core.cache import cache
 from django.utils.safestring import mark_safe
 
@@ -11,11 +12,41 @@ from shop import formats
 
 from .. import selectors, services
 from ..models import (
+    ForecastRun,
     ProductForecast,
     ReorderSuggestion,
 )
 
 CHART_CACHE_SECONDS = 24 * 3600
+#: runs the "run" filter offers (a nightly schedule makes hundreds; older ones are reached by link)
+RUN_FILTER_CHOICES = 20
+
+
+class RecentRunFilter(admin.SimpleListFilter):
+    """The latest forecast runs by date, read without their product lists (Django's related filter loads
+    every run whole, each with a JSON array of every product id). The parameter stays ``run__id__exact``
+    so links from the run pages keep working, older runs included."""
+
+    title = "forecast run"
+    parameter_name = "run__id__exact"
+
+    def lookups(self, request, model_admin):
+        runs = ForecastRun.objects.order_by("-as_of", "-id").values_list("pk", "as_of", "status")
+        choices = [
+            (str(pk), f"{pk}: as of {formats.day(as_of)} ({status})")
+            for pk, as_of, status in runs[:RUN_FILTER_CHOICES]
+        ]
+        chosen = self.value()
+        if chosen and chosen.isdigit() and chosen not in {c[0] for c in choices}:
+            choices.append((chosen, f"{chosen}"))
+        return choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(run_id=int(value))
+        return queryset
+
 
 format_units = formats.units
 format_money = formats.money

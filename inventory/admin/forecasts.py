@@ -20,7 +20,7 @@ from ..models import (
     ProductForecast,
     ReorderSuggestion,
 )
-from .common import forecast_chart_html, format_day, format_moment, format_units
+from .common import RecentRunFilter, forecast_chart_html, format_day, format_moment, format_units
 
 #: Runs a product's accuracy panel charts (newest last).
 PRODUCT_ACCURACY_RUNS = 12
@@ -178,7 +178,7 @@ class ProductForecastAdmin(ReadOnlyAdmin):
         "forecast_total",
         "fallback",
     ]
-    list_filter = ["method", "demand_class", "run"]
+    list_filter = ["method", "demand_class", RecentRunFilter]
     search_fields = ["product__sku", "product__name"]
     list_select_related = ["product", "run"]
     show_full_result_count = False
@@ -199,7 +199,13 @@ class ProductForecastAdmin(ReadOnlyAdmin):
     readonly_fields = fields
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("product", "run")
+        # The run's product list and the forecast's backtest errors are large JSON nobody lists.
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("product", "run")
+            .defer("run__product_ids", "run__settings", "run__metrics", "lead_time_errors", "candidates")
+        )
 
     @admin.display(description="run", ordering="run")
     def run_display(self, obj: ProductForecast) -> str:

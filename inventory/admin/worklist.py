@@ -27,8 +27,9 @@ from django.db.models import (
     Sum,
     Value,
     When,
+    Window,
 )
-from django.db.models.functions import Coalesce
+from django.db.models.functions import Coalesce, RowNumber
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
@@ -50,7 +51,7 @@ from ..models import (
     ReorderSuggestion,
     SuggestionDecision,
 )
-from .common import forecast_chart_html, format_day, format_money, format_units
+from .common import RecentRunFilter, forecast_chart_html, format_day, format_money, format_units
 
 MONEY = DecimalField(max_digits=14, decimal_places=2)
 QTY_FIELD = re.compile(r"^qty-(\d+)$")
@@ -249,10 +250,11 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
         ProjectedStockoutFilter,
         "supplier",
         CategoryFilter,
-        "run",
+        RecentRunFilter,
     ]
     search_fields = ["product__sku", "product__name"]
-    list_select_related = ["product__stock", "product__supply", "product__category", "supplier", "run"]
+    # Not the run: its product list is a JSON array of every product id, fetched again per row.
+    list_select_related = ["product__stock", "product__supply", "product__category", "supplier"]
     list_per_page = 50
     show_full_result_count = False
     actions = [
@@ -315,6 +317,16 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
 
     def get_ordering(self, request):
         return ["out_of_stock", F("projected_stockout").asc(nulls_last=True), "-line_value", "pk"]
+
+    @staticmethod
+    def _urgency() -> list:
+        """The list's order as expressions (a window function takes no field names with a minus)."""
+        return [
+            F("out_of_stock").asc(),
+            F("projected_stockout").asc(nulls_last=True),
+            F("line_value").desc(nulls_last=True),
+            F("pk").asc(),
+        ]
 
     def has_add_permission(self, request):
         return False
@@ -692,19 +704,23 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
             .order_by("supplier_label")
         )
         shown = self.LINES_PER_SUPPLIER
+        # The most urgent lines of every supplier in one query (a window ranks them per supplier).
+        ranked = queryset.annotate(
+            supplier_rank=Window(RowNumber(), partition_by=[F("supplier_id")], order_by=self._urgency())
+        ).filter(supplier_rank__lte=shown)
+        rows_by_supplier: dict[int | None, list[ReorderSuggestion]] = {}
+        for row in ranked.select_related("product__stock", "product__category").order_by("supplier_rank"):
+            row.flag_labels = [describe(code) for code in row.flags]
+            rows_by_supplier.setdefault(row.supplier_id, []).append(row)
+        open_ids: dict[int | None, list[int]] = {}
+        for supplier_id, pk in queryset.filter(status=ReorderSuggestion.Status.OPEN).values_list(
+            "supplier_id", "pk"
+        ):
+            open_ids.setdefault(supplier_id, []).append(pk)
         for group in groups:
-            rows = (
-                queryset.filter(supplier_id=group["supplier_id"])
-                .select_related("product__stock", "product__category")
-                .order_by(*self.get_ordering(request))
-            )
-            group["rows"] = list(rows[:shown])
-            for row in group["rows"]:
-                row.flag_labels = [describe(code) for code in row.flags]
+            group["rows"] = rows_by_supplier.get(group["supplier_id"], [])
             group["more"] = max(group["lines"] - shown, 0)
-            group["ids"] = list(
-                rows.filter(status=ReorderSuggestion.Status.OPEN).values_list("pk", flat=True)
-            )
+            group["ids"] = open_ids.get(group["supplier_id"], [])
             minimum = group["minimum"] or Decimal(0)
             subtotal = group["subtotal"] or Decimal(0)
             group["short_by"] = minimum - subtotal if group["supplier_id"] and subtotal < minimum else None

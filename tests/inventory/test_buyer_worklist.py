@@ -372,6 +372,19 @@ def test_grouped_by_supplier_with_subtotals_against_each_minimum(staff_client):
     assert [g["supplier_label"] for g in filtered.context["groups"]] == ["Dear Ltd"]
 
 
+def test_the_grouped_view_shows_each_suppliers_most_urgent_lines_first(staff_client):
+    rows = _suggestions(12, supplier=_supplier("Busy Co"))
+    as_of = rows[0].run.as_of
+    for index, row in enumerate(rows):  # the last row runs out first
+        ReorderSuggestion.objects.filter(pk=row.pk).update(
+            projected_stockout=as_of + timedelta(days=30 - index)
+        )
+    page = staff_client.get(reverse("admin:inventory_reordersuggestion_by_supplier"))
+    (group,) = page.context["groups"]
+    assert [r.pk for r in group["rows"]] == [r.pk for r in reversed(rows)][:10]
+    assert group["more"] == 2 and len(group["ids"]) == 12
+
+
 # --- house style ----------------------------------------------------------------------------------
 
 
