@@ -140,7 +140,8 @@ class ForecastRun(models.Model):
         get_latest_by = ["as_of", "finished_at", "created_at", "id"]
 
     def __str__(self) -> str:
-        return f"Forecast run {self.pk} as of {self.as_of} ({self.status})"
+        as_of = f"{self.as_of.day} {self.as_of:%b %Y}"  # the house style's date (shop.formats.day)
+        return f"Forecast run {self.pk} as of {as_of} ({self.get_status_display().lower()})"
 
 
 class ProductForecast(models.Model):

@@ -45,26 +45,41 @@ def _label(key: str) -> str:
     return key.replace("_", " ")
 
 
-def readable(value) -> str:
-    """Metrics and settings as a buyer reads them: nested tables, rounded numbers, no Python syntax."""
-    if isinstance(value, dict):
-        if not value:
-            return "—"
-        rows = format_html_join(
-            "",
-            '<tr><th scope="row">{}</th><td>{}</td></tr>',
-            ((_label(str(k)), readable(v)) for k, v in value.items()),
-        )
-        return format_html('<table class="readable">{}</table>', rows)
-    if isinstance(value, list | tuple):
-        return ", ".join(str(readable(v)) for v in value) or "—"
+def _scalar(value) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     if isinstance(value, int):
         return format_units(value)
     if isinstance(value, float):
-        return formats.number(value, 3) if abs(value) < 100 else format_units(value)
+        if abs(value) >= 100 or value.is_integer():
+            return format_units(value)
+        return formats.number(value, 3).rstrip("0").rstrip(".")
+    if isinstance(value, list | tuple):
+        return ", ".join(_scalar(v) for v in value) or "—"
     return "—" if value in (None, "") else str(value)
+
+
+def _inline(value: dict) -> str:
+    """A small mapping on one line: "sba 464, tsb 442"; a mapping of mappings one line per key."""
+    if all(isinstance(v, dict) for v in value.values()):
+        return format_html_join(
+            format_html("<br>"), "{}: {}", ((_label(str(k)), _inline(v)) for k, v in value.items())
+        )
+    return ", ".join(f"{_label(str(k))} {_scalar(v)}" for k, v in value.items()) or "—"
+
+
+def readable(value) -> str:
+    """Metrics and settings as a buyer reads them: one row per figure, rounded, no Python syntax."""
+    if not isinstance(value, dict):
+        return _scalar(value)
+    if not value:
+        return "—"
+    rows = format_html_join(
+        "",
+        '<tr><th scope="row">{}</th><td>{}</td></tr>',
+        ((_label(str(k)), _inline(v) if isinstance(v, dict) else _scalar(v)) for k, v in value.items()),
+    )
+    return format_html('<table class="readable">{}</table>', rows)
 
 
 def is_full_run(run: ForecastRun, products_in_full_runs: int | None = None) -> bool:
