@@ -13,7 +13,7 @@ from shop.admin import ReadOnlyAdmin
 from shop.admin_panels import admin_panel_register
 from shop.models import Product
 
-from .. import selectors
+from .. import selectors, services_worklist
 from ..models import (
     CategoryServiceLevel,
     ForecastRun,
@@ -30,6 +30,10 @@ PRODUCT_ACCURACY_RUNS = 12
 class CategoryServiceLevelAdmin(admin.ModelAdmin):
     list_display = ["category", "level", "what_if_link"]
     list_select_related = ["category"]
+
+    def save_model(self, request, obj, form, change):
+        # Through the service, like the what-if page's one-click buttons.
+        services_worklist.category_service_level_set(category=obj.category, service_level=obj.service_level)
 
     @admin.display(description="service level", ordering="service_level")
     def level(self, obj: CategoryServiceLevel) -> str:
