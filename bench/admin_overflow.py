@@ -49,7 +49,7 @@ def screens() -> list[tuple[str, str]]:
     from django.urls import reverse
     from django.utils import timezone
 
-    from inventory.models import PurchaseOrder, ReorderSuggestion
+    from inventory.models import ProductForecast, PurchaseOrder, ReorderSuggestion
     from shop.models import Order
 
     users = get_user_model()
@@ -72,7 +72,15 @@ def screens() -> list[tuple[str, str]]:
         result.append(
             ("suggestion", reverse("admin:inventory_reordersuggestion_change", args=[suggestion.pk]))
         )
-        result.append(("product", reverse("admin:shop_product_change", args=[suggestion.product_id])))
+        # The product page's accuracy panel is worth a look for a product forecast by a fitted method.
+        fitted = (
+            ProductForecast.objects.filter(run=suggestion.run, backtest_mase__isnull=False)
+            .exclude(method__in=["ma28", "zero"])
+            .order_by("product__sku")
+            .first()
+        )
+        product_id = fitted.product_id if fitted else suggestion.product_id
+        result.append(("product", reverse("admin:shop_product_change", args=[product_id])))
         if suggestion.product.category_id:
             result.append(
                 (
@@ -155,7 +163,11 @@ def main() -> None:
             page.screenshot(path=str(file), full_page=True)
             if args.readme and name in README:
                 docs = Path(__file__).resolve().parents[1] / "docs" / "screenshots" / README[name]
-                page.screenshot(path=str(docs), full_page=False)
+                panel = page.locator("fieldset:has(.field-forecast_accuracy)")
+                if name == "product" and panel.count():
+                    panel.screenshot(path=str(docs))  # the accuracy panel, not the product's form
+                else:
+                    page.screenshot(path=str(docs), full_page=False)
         browser.close()
     print(f"screenshots in {out}; load average after: {os.getloadavg()[0]:.2f}")
     if failed:
