@@ -282,24 +282,30 @@ def suggestions_dismiss(
 
 @transaction.atomic
 def suggestions_reopen(*, suggestion_ids: Sequence[int], user: AbstractBaseUser | None = None) -> int:
-    """Wake snoozed suggestions and reopen dismissed ones, ending the buyer's decision on their products.
+    """Put the selected suggestions' products back on the worklist, ending the buyer's decision on them.
 
-    A dismissed suggestion reopens only while it is its product's newest one (a later run's row
-    has taken its place otherwise). Returns how many rows are back on the worklist.
+    Whichever of a product's rows is selected, its newest suggestion is the one that comes back: a
+    snoozed one wakes, a dismissed one reopens (ordered and superseded ones stay as they are).
+    Returns how many rows are back on the worklist.
     """
-    rows = _lock_suggestions(suggestion_ids)
-    _replace_decisions(rows, f"reopened by {user}" if user else "reopened")
+    products = set(
+        ReorderSuggestion.objects.filter(pk__in=list(suggestion_ids)).values_list("product_id", flat=True)
+    )
+    _end(
+        SuggestionDecision.objects.filter(ended_at__isnull=True, product_id__in=products),
+        f"reopened by {user}" if user else "reopened",
+    )
     newest = dict(
-        ReorderSuggestion.objects.filter(product_id__in=[r.product_id for r in rows])
-        .order_by("product_id", *[f"run__{f}" for f in ("as_of", "finished_at", "created_at")], "run_id")
+        ReorderSuggestion.objects.filter(product_id__in=products)
+        .order_by("product_id", "run__as_of", "run__created_at", "run_id")
         .values_list("product_id", "pk")
     )  # ascending: the last pair per product wins, so this maps a product to its newest row
     reopened = []
-    for row in rows:
+    for row in _lock_suggestions(list(newest.values())):
         if row.status == ReorderSuggestion.Status.OPEN and row.snoozed_until is not None:
             row.snoozed_until = None
             reopened.append(row)
-        elif row.status == ReorderSuggestion.Status.DISMISSED and newest.get(row.product_id) == row.pk:
+        elif row.status == ReorderSuggestion.Status.DISMISSED:
             row.status = ReorderSuggestion.Status.OPEN
             reopened.append(row)
     ReorderSuggestion.objects.bulk_update(reopened, ["status", "snoozed_until"])

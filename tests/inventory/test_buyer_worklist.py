@@ -210,7 +210,9 @@ def test_snoozes_and_dismissals_are_recorded_and_the_next_run_respects_them(shop
     SuggestionDecision.objects.filter(until__isnull=False).update(until=today)
     services.forecast_retrain(as_of=run.as_of)
     assert _latest_for(dated.product_id).snoozed_until is None
-    assert services_worklist.suggestions_reopen(suggestion_ids=[_latest_for(dismissed.product_id).pk]) == 1
+    # Reopening the first run's row brings back the product's newest one.
+    assert services_worklist.suggestions_reopen(suggestion_ids=[dismissed.pk]) == 1
+    assert _latest_for(dismissed.product_id).status == ReorderSuggestion.Status.OPEN
     services.forecast_retrain(as_of=run.as_of)
     assert _latest_for(dismissed.product_id).status == ReorderSuggestion.Status.OPEN
 
