@@ -68,8 +68,8 @@ class RunAdmin(admin.ModelAdmin):
             '<progress value="{}" max="100"></progress> {}% ({} of {})',
             percent,
             percent,
-            obj.progress_done,
-            obj.progress_total,
+            formats.units(obj.progress_done),
+            formats.units(obj.progress_total),
         )
 
     @admin.display(description="produced")
