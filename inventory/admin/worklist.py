@@ -1,176 +1,56 @@
 """The buyer's worklist: open reorder suggestions, most urgent first, edited in bulk, grouped by supplier.
 
 Quantities are typed in the list and saved together (``suggestions_set_quantities``); snooze,
-dismiss, reopen, purchase orders and exports are actions; "Group by supplier" shows the same
-filtered rows per supplier with subtotals against each supplier's minimum order value.
+dismiss and reopen (``worklist_decisions``), purchase orders and exports (``worklist_views``) are
+actions; "Group by supplier" and the category what-if are views of their own (``worklist_views``).
 """
 
 from __future__ import annotations
 
-import csv
 import re
-from datetime import timedelta
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import (
-    Case,
-    CharField,
     Count,
-    DecimalField,
-    ExpressionWrapper,
     F,
-    IntegerField,
     Q,
-    QuerySet,
     Sum,
-    Value,
-    When,
-    Window,
 )
-from django.db.models.functions import Coalesce, RowNumber
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
-from django.template.loader import render_to_string
+from django.db.models.functions import Coalesce
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from shop import formats
-from shop.admin import ReadOnlyAdmin
 from shop.models import Category
 
-from .. import selectors, services, services_worklist
-from ..documents import table_xlsx
-from ..flags import CAUSES, describe
+from .. import services, services_worklist
+from ..flags import describe
 from ..models import (
-    ForecastRun,
     ProductForecast,
     ReorderSuggestion,
     SuggestionDecision,
 )
 from .common import RecentRunFilter, forecast_chart_html, format_day, format_money, format_units
+from .worklist_decisions import DecisionActionsMixin
+from .worklist_filters import (
+    CategoryFilter,
+    FlagFilter,
+    ProjectedStockoutFilter,
+    SuggestionStatusFilter,
+    suggestions_with_value,
+)
+from .worklist_views import WorklistExportMixin, WorklistViewsMixin, what_if_table
 
-MONEY = DecimalField(max_digits=14, decimal_places=2)
 QTY_FIELD = re.compile(r"^qty-(\d+)$")
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 def _today():
     return timezone.localdate()
-
-
-class SuggestionStatusFilter(admin.SimpleListFilter):
-    """Open, awake suggestions unless the buyer asks otherwise: old runs' rows would otherwise show twice."""
-
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("open", "Open"),
-            ("snoozed", "Snoozed"),
-            *[(v, label) for v, label in ReorderSuggestion.Status.choices if v != "open"],
-            ("all", "All"),
-        ]
-
-    def choices(self, changelist):
-        current = self.value() or "open"
-        for value, label in self.lookup_choices:
-            yield {
-                "selected": current == value,
-                "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": label,
-            }
-
-    def queryset(self, request, queryset):
-        value = self.value() or "open"
-        if value == "all":
-            return queryset
-        if value == "open":
-            return queryset.to_review(today=_today())
-        if value == "snoozed":
-            return queryset.open().filter(snoozed_until__gt=_today())
-        return queryset.filter(status=value)
-
-
-class FlagFilter(admin.SimpleListFilter):
-    title = "flag"
-    parameter_name = "flag"
-
-    def lookups(self, request, model_admin):
-        return [("any", "any flag"), *CAUSES.items(), ("none", "not flagged")]
-
-    def queryset(self, request, queryset):
-        value = self.value()
-        if value == "any":
-            return queryset.flagged()
-        if value == "none":
-            return queryset.filter(flags=[])
-        if value in CAUSES:
-            return queryset.with_flag(value)
-        return queryset
-
-
-class ProjectedStockoutFilter(admin.SimpleListFilter):
-    title = "projected stock-out"
-    parameter_name = "stockout"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("out", "out of stock now"),
-            ("7", "within 7 days"),
-            ("14", "within 14 days"),
-            ("none", "not within the horizon"),
-        ]
-
-    def queryset(self, request, queryset):
-        if self.value() == "out":
-            return queryset.filter(out_of_stock=0)
-        if self.value() == "none":
-            return queryset.filter(projected_stockout__isnull=True)
-        if self.value() in {"7", "14"}:
-            return queryset.filter(projected_stockout__lte=_latest_as_of_plus(queryset, int(self.value())))
-        return queryset
-
-
-def _latest_as_of_plus(queryset, days: int):
-    """``days`` after the as-of date of the newest run in the list: stock-outs are projected from it."""
-    run = ForecastRun.objects.filter(pk__in=queryset.values("run_id")).order_by("-as_of").first()
-    start = run.as_of if run else _today()
-    return start + timedelta(days=days)
-
-
-class CategoryFilter(admin.SimpleListFilter):
-    title = "category"
-    parameter_name = "category"
-
-    def lookups(self, request, model_admin):
-        return [(str(pk), name) for pk, name in Category.objects.order_by("name").values_list("pk", "name")]
-
-    def queryset(self, request, queryset):
-        if self.value() and self.value().isdigit():
-            return queryset.filter(product__category_id=int(self.value()))
-        return queryset
-
-
-def suggestions_with_value(queryset: QuerySet[ReorderSuggestion]) -> QuerySet[ReorderSuggestion]:
-    """Annotate what the list needs in the same query: order quantity, unit cost, line value, urgency."""
-    return queryset.annotate(
-        order_qty=Coalesce("quantity_override", "quantity"),
-        unit_cost=F("product__supply__unit_cost"),
-        line_value=ExpressionWrapper(
-            Coalesce("quantity_override", "quantity") * F("product__supply__unit_cost"), output_field=MONEY
-        ),
-        # Out of stock first: nothing left to sell after the reservations.
-        out_of_stock=Case(
-            When(product__stock__on_hand__lte=F("product__stock__reserved"), then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        ),
-    )
 
 
 class SuggestionOverrideForm(forms.ModelForm):
@@ -184,49 +64,8 @@ class SuggestionOverrideForm(forms.ModelForm):
         }
 
 
-class SnoozeForm(forms.Form):
-    CHOICES = [("1", "1 day"), ("3", "3 days"), ("7", "1 week"), ("14", "2 weeks"), ("30", "30 days")]
-    until = forms.ChoiceField(
-        label="Snooze for",
-        choices=[*CHOICES, ("next", "until the next forecast run")],
-        initial="7",
-        widget=forms.RadioSelect,
-    )
-
-    def days(self) -> int | None:
-        value = self.cleaned_data["until"]
-        return None if value == "next" else int(value)
-
-
-class DismissForm(forms.Form):
-    REASONS = [
-        "Discontinued or being phased out",
-        "Ordered outside this list",
-        "Stock figure is wrong: recount first",
-        "Seasonal: not needed now",
-    ]
-    reason = forms.ChoiceField(
-        label="Why",
-        choices=[(r, r) for r in REASONS] + [("other", "Other (say below)")],
-        widget=forms.RadioSelect,
-    )
-    detail = forms.CharField(label="In your words", max_length=200, required=False)
-
-    def clean(self):
-        data = super().clean()
-        if data.get("reason") == "other" and not data.get("detail", "").strip():
-            raise forms.ValidationError("Say why in your own words.")
-        return data
-
-    def text(self) -> str:
-        reason, detail = self.cleaned_data["reason"], self.cleaned_data["detail"].strip()
-        if reason == "other":
-            return detail
-        return f"{reason}: {detail}" if detail else reason
-
-
 @admin.register(ReorderSuggestion)
-class ReorderSuggestionAdmin(admin.ModelAdmin):
+class ReorderSuggestionAdmin(WorklistViewsMixin, WorklistExportMixin, DecisionActionsMixin, admin.ModelAdmin):
     change_list_template = "admin/inventory/reordersuggestion/change_list.html"
     change_form_template = "admin/inventory/reordersuggestion/change_form.html"
     form = SuggestionOverrideForm
@@ -399,10 +238,6 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
             label,
             format_units(obj.quantity),
         )
-
-    @admin.display(description="unit cost", ordering="unit_cost")
-    def cost(self, obj: ReorderSuggestion) -> str:
-        return format_money(obj.unit_cost)
 
     @admin.display(description="value", ordering="line_value")
     def value(self, obj: ReorderSuggestion) -> str:
@@ -666,138 +501,6 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
         )
         return saved
 
-    # --- extra views: group by supplier, category what-if ---------------------------------------
-
-    def get_urls(self):
-        wrap = self.admin_site.admin_view
-        return [
-            path("by-supplier/", wrap(self.by_supplier_view), name="inventory_reordersuggestion_by_supplier"),
-            path(
-                "what-if/category/<int:category_id>/",
-                wrap(self.category_what_if_view),
-                name="inventory_reordersuggestion_category_what_if",
-            ),
-            *super().get_urls(),
-        ]
-
-    #: lines shown under each supplier on the grouped page (the rest are a link to the filtered list)
-    LINES_PER_SUPPLIER = 10
-
-    def by_supplier_view(self, request: HttpRequest):
-        """The filtered worklist per supplier: lines, units, subtotal against the minimum order value."""
-        changelist = self.get_changelist_instance(request)
-        queryset = changelist.queryset.order_by()
-        groups = list(
-            queryset.values("supplier_id")
-            .annotate(
-                supplier_label=Coalesce("supplier__name", Value("(no supplier)"), output_field=CharField()),
-                minimum=F("supplier__minimum_order_value"),
-                email=F("supplier__email"),
-                lines=Count("pk"),
-                units=Sum("order_qty"),
-                subtotal=Sum("line_value"),
-                flagged=Count("pk", filter=~Q(flags=[])),
-                open_lines=Count(
-                    "pk", filter=Q(status=ReorderSuggestion.Status.OPEN, supplier__isnull=False)
-                ),
-            )
-            .order_by("supplier_label")
-        )
-        shown = self.LINES_PER_SUPPLIER
-        # The most urgent lines of every supplier in one query (a window ranks them per supplier).
-        ranked = queryset.annotate(
-            supplier_rank=Window(RowNumber(), partition_by=[F("supplier_id")], order_by=self._urgency())
-        ).filter(supplier_rank__lte=shown)
-        rows_by_supplier: dict[int | None, list[ReorderSuggestion]] = {}
-        for row in ranked.select_related("product__stock", "product__category").order_by("supplier_rank"):
-            row.flag_labels = [describe(code) for code in row.flags]
-            rows_by_supplier.setdefault(row.supplier_id, []).append(row)
-        open_ids: dict[int | None, list[int]] = {}
-        for supplier_id, pk in queryset.filter(status=ReorderSuggestion.Status.OPEN).values_list(
-            "supplier_id", "pk"
-        ):
-            open_ids.setdefault(supplier_id, []).append(pk)
-        for group in groups:
-            group["rows"] = rows_by_supplier.get(group["supplier_id"], [])
-            group["more"] = max(group["lines"] - shown, 0)
-            group["ids"] = open_ids.get(group["supplier_id"], [])
-            minimum = group["minimum"] or Decimal(0)
-            subtotal = group["subtotal"] or Decimal(0)
-            group["short_by"] = minimum - subtotal if group["supplier_id"] and subtotal < minimum else None
-            params = request.GET.copy()
-            if group["supplier_id"]:
-                params["supplier__id__exact"] = str(group["supplier_id"])
-            else:
-                params["supplier__isnull"] = "True"
-            group["list_url"] = (
-                reverse("admin:inventory_reordersuggestion_changelist") + "?" + params.urlencode()
-            )
-        query = request.GET.urlencode()
-        totals = queryset.aggregate(value=Sum("line_value"), rows=Count("pk"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Reorder suggestions by supplier",
-            "opts": self.model._meta,
-            "groups": groups,
-            "totals": totals,
-            "list_url": reverse("admin:inventory_reordersuggestion_changelist")
-            + (f"?{query}" if query else ""),
-            "changelist_url": reverse("admin:inventory_reordersuggestion_changelist"),
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-            "filters": [
-                (spec.title, choice["display"])
-                for spec in changelist.filter_specs
-                for choice in spec.choices(changelist)
-                if choice.get("selected") and spec.has_output() and str(choice["display"]) != "All"
-            ],
-        }
-        return TemplateResponse(request, "admin/inventory/reordersuggestion/by_supplier.html", context)
-
-    def category_what_if_view(self, request: HttpRequest, category_id: int):
-        """A category's order quantity and stock value at each service level; one click sets the level."""
-        category = get_object_or_404(Category, pk=category_id)
-        back = reverse("admin:inventory_reordersuggestion_category_what_if", args=[category.pk])
-        if request.method == "POST":
-            if not request.user.has_perm(
-                "inventory.change_categoryservicelevel"
-            ) or not request.user.has_perm("inventory.add_categoryservicelevel"):
-                self.message_user(request, "You may not change service levels.", messages.ERROR)
-                return HttpResponseRedirect(back)
-            try:
-                level = float(request.POST.get("service_level", ""))
-                services_worklist.category_service_level_set(category=category, service_level=level)
-            except (ValueError, services_worklist.WorklistError) as exc:
-                self.message_user(request, f"Not changed: {exc}", messages.ERROR)
-            except Exception as exc:  # full_clean's ValidationError: a level outside the allowed range
-                self.message_user(
-                    request, f"Not changed: {'; '.join(getattr(exc, 'messages', [str(exc)]))}", messages.ERROR
-                )
-            else:
-                self.message_user(
-                    request,
-                    f"{category} now aims to keep {level:.0%} of orders in stock; "
-                    "the next forecast run uses it.",
-                    messages.SUCCESS,
-                )
-            return HttpResponseRedirect(back)
-        run = selectors.latest_complete_run()
-        product_ids = list(category.products.values_list("pk", flat=True))
-        rows = services_worklist.service_level_what_if(run=run, product_ids=product_ids) if run else []
-        current = getattr(getattr(category, "service_level", None), "service_level", None)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"What if: service levels for {category}",
-            "opts": self.model._meta,
-            "category": category,
-            "run": run,
-            "rows": rows,
-            "table": what_if_table(rows, current=current, buttons=True),
-            "current": current,
-            "products": len(product_ids),
-            "can_set": request.user.has_perm("inventory.change_categoryservicelevel"),
-        }
-        return TemplateResponse(request, "admin/inventory/reordersuggestion/category_what_if.html", context)
-
     # --- actions --------------------------------------------------------------------------------
 
     @admin.action(description="Create draft purchase orders (one per supplier)")
@@ -839,210 +542,5 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
             )
         return None
 
-    def _decide(self, request, queryset, *, form_class, title: str, verb: str, apply):
-        """An action with a small form (snooze length, dismissal reason): ask, then apply it via a service."""
-        form = form_class(request.POST if "decide" in request.POST else None)
-        if "decide" in request.POST and form.is_valid():
-            try:
-                done = apply(form, list(queryset.values_list("pk", flat=True)))
-            except services_worklist.WorklistError as exc:
-                self.message_user(request, str(exc), messages.ERROR)
-            else:
-                self.message_user(request, f"{verb} {done:,} suggestion(s).", messages.SUCCESS)
-            return None
-        rows = list(queryset.select_related("product").order_by("product__sku")[:200])
-        return TemplateResponse(
-            request,
-            "admin/inventory/reordersuggestion/decide.html",
-            {
-                **self.admin_site.each_context(request),
-                "title": title,
-                "form": form,
-                "rows": rows,
-                "count": queryset.count(),
-                "ids": list(queryset.values_list("pk", flat=True)),
-                "action": request.POST.get("action"),
-                "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
-                "opts": self.model._meta,
-            },
-        )
 
-    @admin.action(description="Snooze selected (hide for some days, or until the next run)")
-    def snooze(self, request, queryset):
-        return self._decide(
-            request,
-            queryset,
-            form_class=SnoozeForm,
-            title="Snooze suggestions",
-            verb="Snoozed",
-            apply=lambda form, ids: services_worklist.suggestions_snooze(
-                suggestion_ids=ids, days=form.days(), user=request.user
-            ),
-        )
-
-    @admin.action(description="Dismiss selected, with a reason")
-    def dismiss(self, request, queryset):
-        return self._decide(
-            request,
-            queryset,
-            form_class=DismissForm,
-            title="Dismiss suggestions",
-            verb="Dismissed",
-            apply=lambda form, ids: services_worklist.suggestions_dismiss(
-                suggestion_ids=ids, reason=form.text(), user=request.user
-            ),
-        )
-
-    @admin.action(description="Reopen selected (end a snooze or a dismissal)")
-    def reopen(self, request, queryset):
-        done = services_worklist.suggestions_reopen(
-            suggestion_ids=list(queryset.values_list("pk", flat=True)), user=request.user
-        )
-        self.message_user(request, f"Reopened {done:,} suggestion(s).", messages.SUCCESS)
-
-    EXPORT_HEADER = [
-        "SKU",
-        "product",
-        "supplier",
-        "category",
-        "status",
-        "suggested quantity",
-        "order quantity",
-        "unit cost",
-        "value",
-        "on hand",
-        "inventory position",
-        "reorder point",
-        "order up to",
-        "days of cover",
-        "projected stock-out",
-        "service level",
-        "reason in short",
-        "flags",
-        "snoozed until",
-        "reason",
-    ]
-
-    def _export_rows(self, queryset):
-        rows = suggestions_with_value(queryset.order_by()).select_related(
-            "product__stock", "product__category", "supplier"
-        )
-        for s in rows.order_by("supplier__name", "product__sku"):
-            stock = getattr(s.product, "stock", None)
-            yield [
-                s.product.sku,
-                s.product.name,
-                s.supplier.name if s.supplier else "",
-                s.product.category.name if s.product.category else "",
-                s.status,
-                s.quantity,
-                s.order_qty,
-                s.unit_cost,
-                s.line_value,
-                stock.on_hand if stock else None,
-                round(s.inventory_position),
-                round(s.reorder_point, 1),
-                round(s.order_up_to, 1),
-                s.days_of_cover,
-                s.projected_stockout,
-                s.service_level,
-                s.headline,
-                "; ".join(describe(code) for code in s.flags),
-                None if s.snoozed_until in (None, services_worklist.UNTIL_NEXT_RUN) else s.snoozed_until,
-                s.reason,
-            ]
-
-    @admin.action(description="Export selected as XLSX")
-    def export_xlsx(self, request, queryset):
-        cur = formats.currency()
-        header = [f"{h} ({cur})" if h in {"unit cost", "value"} else h for h in self.EXPORT_HEADER]
-        kinds = [
-            None,
-            None,
-            None,
-            None,
-            None,
-            "units",
-            "units",
-            "money",
-            "money",
-            "units",
-            "units",
-            "number",
-            "number",
-            "number",
-            "date",
-            "number",
-        ]
-        data = table_xlsx(
-            title="Reorder suggestions", header=header, rows=self._export_rows(queryset), kinds=kinds
-        )
-        response = HttpResponse(data, content_type=XLSX)
-        response["Content-Disposition"] = 'attachment; filename="reorder_suggestions.xlsx"'
-        return response
-
-    @admin.action(description="Export selected as CSV")
-    def export_csv(self, request, queryset):
-        response = HttpResponse(content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="reorder_suggestions.csv"'
-        writer = csv.writer(response)
-        cur = formats.currency()
-        writer.writerow([f"{h} ({cur})" if h in {"unit cost", "value"} else h for h in self.EXPORT_HEADER])
-        for row in self._export_rows(queryset):
-            writer.writerow(["" if v is None else v for v in row])
-        return response
-
-
-def what_if_table(
-    rows: list[services_worklist.WhatIfRow], *, current: float | None, buttons: bool = False
-) -> str:
-    """The what-if rows as a table, the level in use marked; ``buttons`` adds a "Use" button per level."""
-    if not rows:
-        return "No stored forecast to compute from: run a forecast first."
-    shown = [
-        {
-            "row": row,
-            "now": current is not None and abs(row.service_level - current) < 1e-9,
-            "level": f"{row.service_level:.0%}",
-        }
-        for row in rows
-    ]
-    return render_to_string(
-        "admin/inventory/reordersuggestion/what_if_table.html", {"rows": shown, "buttons": buttons}
-    )
-
-
-@admin.register(SuggestionDecision)
-class SuggestionDecisionAdmin(ReadOnlyAdmin):
-    """The record of snoozes and dismissals: who, when, why, and when each ended."""
-
-    list_display = [
-        "product",
-        "kind",
-        "until_display",
-        "reason",
-        "decided_by",
-        "created_display",
-        "ended_display",
-    ]
-    list_filter = ["kind"]
-    search_fields = ["product__sku", "product__name", "reason"]
-    list_select_related = ["product", "decided_by"]
-    show_full_result_count = False
-
-    @admin.display(description="until")
-    def until_display(self, obj: SuggestionDecision) -> str:
-        if obj.kind == SuggestionDecision.Kind.DISMISS:
-            return "reopened by the buyer"
-        return "the next run" if obj.until_next_run else format_day(obj.until)
-
-    @admin.display(description="decided", ordering="created_at")
-    def created_display(self, obj: SuggestionDecision) -> str:
-        return formats.moment(obj.created_at)
-
-    @admin.display(description="ended", ordering="ended_at")
-    def ended_display(self, obj: SuggestionDecision) -> str:
-        return "—" if obj.ended_at is None else f"{formats.moment(obj.ended_at)} ({obj.ended_because})"
-
-
-__all__ = ["ReorderSuggestionAdmin", "suggestions_with_value", "what_if_table"]
+__all__ = ["ReorderSuggestionAdmin", "suggestions_with_value"]
