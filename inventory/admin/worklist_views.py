@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import csv
+import hashlib
 from decimal import Decimal
 
 from django.contrib import admin, messages
+from django.core.cache import cache
 from django.db.models import (
     CharField,
     Count,
@@ -126,6 +128,20 @@ class WorklistViewsMixin:
         }
         return TemplateResponse(request, "admin/inventory/reordersuggestion/by_supplier.html", context)
 
+    #: a category's what-if is reused this long (a large category takes seconds to compute)
+    WHAT_IF_CACHE_SECONDS = 600
+
+    def _category_what_if(self, run, category, product_ids) -> list:
+        """The what-if rows, cached per run, category and its products for a few minutes."""
+        finished = run.finished_at.timestamp() if run.finished_at else 0
+        digest = hashlib.sha256(",".join(map(str, sorted(product_ids))).encode()).hexdigest()[:16]
+        key = f"what-if:v1:{run.pk}:{finished:.0f}:{category.pk}:{digest}"
+        rows = cache.get(key)
+        if rows is None:
+            rows = services_worklist.service_level_what_if(run=run, product_ids=product_ids)
+            cache.set(key, rows, self.WHAT_IF_CACHE_SECONDS)
+        return rows
+
     def category_what_if_view(self, request: HttpRequest, category_id: int):
         """A category's order quantity and stock value at each service level; one click sets the level."""
         category = get_object_or_404(Category, pk=category_id)
@@ -155,8 +171,8 @@ class WorklistViewsMixin:
             return HttpResponseRedirect(back)
         run = selectors.latest_complete_run()
         product_ids = list(category.products.values_list("pk", flat=True))
-        rows = services_worklist.service_level_what_if(run=run, product_ids=product_ids) if run else []
         current = getattr(getattr(category, "service_level", None), "service_level", None)
+        rows = self._category_what_if(run, category, product_ids) if run else []
         context = {
             **self.admin_site.each_context(request),
             "title": f"What if: service levels for {category}",
