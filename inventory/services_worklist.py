@@ -325,7 +325,6 @@ class WhatIfRow:
     #: safety stock units and the average stock the policy holds (safety stock + half an order), at cost
     safety_units: float
     average_stock_value: Decimal
-    current: bool = False
 
 
 def service_level_what_if(
@@ -335,7 +334,7 @@ def service_level_what_if(
 
     Nothing is retrained: the stored daily forecast and backtest errors go through the same
     policy as the nightly suggestions (``reorder_plans_for``), once per level, with the histories
-    loaded once. ``current`` marks the level the products use now when they all share one.
+    loaded once.
     """
     from . import services
 
@@ -345,7 +344,6 @@ def service_level_what_if(
     ids = [f.product_id for f in forecasts]
     histories = services.demand_histories(as_of=run.as_of, product_ids=ids)
     inputs = selectors.policy_inputs_for(product_ids=ids)
-    shared = {i.service_level for i in inputs.values()}
     rows = []
     for level in levels:
         plans = services.reorder_plans_for(
@@ -366,7 +364,6 @@ def service_level_what_if(
                 order_value=value.quantize(Decimal("0.01")),
                 safety_units=safety,
                 average_stock_value=average.quantize(Decimal("0.01")),
-                current=len(shared) == 1 and math.isclose(next(iter(shared)), level),
             )
         )
     return rows

@@ -7,7 +7,7 @@ cached per forecast; numpy is imported only when one is drawn.
 """
 
 from . import forecasts, purchasing, worklist  # noqa: F401  (each registers its screens)
-from .common import forecast_chart_html
+from .common import forecast_chart_html, suggestion_flags
 from .worklist import suggestions_with_value
 
-__all__ = ["forecast_chart_html", "suggestions_with_value"]
+__all__ = ["forecast_chart_html", "suggestion_flags", "suggestions_with_value"]

@@ -11,6 +11,7 @@ from django.utils.safestring import mark_safe
 from shop import formats
 
 from .. import selectors, services
+from ..flags import describe
 from ..models import (
     ForecastRun,
     ProductForecast,
@@ -52,6 +53,14 @@ format_units = formats.units
 format_money = formats.money
 format_day = formats.day
 format_moment = formats.moment
+
+
+def suggestion_flags(suggestion: ReorderSuggestion) -> list[str]:
+    """Why a buyer should look twice before signing this suggestion, in words (empty when nothing stands out).
+
+    The causes are stored on the suggestion by its run (``ReorderSuggestion.flags``); this reads them.
+    """
+    return [describe(code) for code in suggestion.flags]
 
 
 def forecast_chart_html(forecast: ProductForecast, *, suggestion: ReorderSuggestion | None = None) -> str:

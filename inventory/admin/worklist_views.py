@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.contrib import admin, messages
 from django.core.cache import cache
+from django.core.exceptions import ValidationError
 from django.db.models import (
     CharField,
     Count,
@@ -157,10 +158,8 @@ class WorklistViewsMixin:
                 services_worklist.category_service_level_set(category=category, service_level=level)
             except (ValueError, services_worklist.WorklistError) as exc:
                 self.message_user(request, f"Not changed: {exc}", messages.ERROR)
-            except Exception as exc:  # full_clean's ValidationError: a level outside the allowed range
-                self.message_user(
-                    request, f"Not changed: {'; '.join(getattr(exc, 'messages', [str(exc)]))}", messages.ERROR
-                )
+            except ValidationError as exc:  # a level outside the allowed range
+                self.message_user(request, f"Not changed: {'; '.join(exc.messages)}", messages.ERROR)
             else:
                 self.message_user(
                     request,
