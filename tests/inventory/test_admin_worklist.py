@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from inventory import services
+from inventory.admin import suggestion_flags
 from inventory.models import ForecastRun, ProductSupply, PurchaseOrder, ReorderSuggestion, Supplier
 from shop.models import Customer, Order, StockMovement, StockRecord
 from shop.services import LineRequest, order_place, stock_set_levels
@@ -183,6 +184,8 @@ def test_the_flag_filter_and_count_read_the_stored_causes(staff_client):
     assert listed("?flag=cover_capped") == {first.pk}
     assert listed("?flag=none") == {third.pk}
     assert staff_client.get(url).context["totals"]["flagged"] == 2
+    second.refresh_from_db()
+    assert suggestion_flags(second) == ["above recent sales", "minimum order"]  # the simulator's reader
     page = staff_client.get(reverse("admin:inventory_reordersuggestion_change", args=[second.pk]))
     assert b"minimum order is more than" in page.content
 
