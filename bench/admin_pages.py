@@ -51,6 +51,11 @@ def pages() -> list[tuple[str, str]]:
     result = [
         ("dashboard", reverse("admin:index")),
         ("reorder worklist", reverse("admin:inventory_reordersuggestion_changelist")),
+        ("worklist, flagged", reverse("admin:inventory_reordersuggestion_changelist") + "?flag=any"),
+        ("worklist by supplier", reverse("admin:inventory_reordersuggestion_by_supplier")),
+        ("suppliers", reverse("admin:inventory_supplier_changelist")),
+        ("suggestion decisions", reverse("admin:inventory_suggestiondecision_changelist")),
+        ("forecast runs", reverse("admin:inventory_forecastrun_changelist")),
         ("purchase orders", reverse("admin:inventory_purchaseorder_changelist")),
         ("orders list", reverse("admin:shop_order_changelist")),
         ("customers list", reverse("admin:shop_customer_changelist")),
@@ -88,6 +93,17 @@ def pages() -> list[tuple[str, str]]:
     po = PurchaseOrder.objects.order_by("-id").first()
     if po is not None:
         result.append(("purchase order", reverse("admin:inventory_purchaseorder_change", args=[po.pk])))
+        result.append(("PO document", reverse("admin:inventory_purchaseorder_document", args=[po.pk])))
+    if suggestion is not None and suggestion.product.category_id:
+        result.append(
+            (
+                "category what-if",
+                reverse(
+                    "admin:inventory_reordersuggestion_category_what_if",
+                    args=[suggestion.product.category_id],
+                ),
+            )
+        )
     return result
 
 
@@ -134,7 +150,9 @@ def main() -> None:
     targets = pages()
     opener = login(args.base)
     print(f"command: {' '.join(sys.argv)}  (load average {os.getloadavg()[0]:.2f})")
-    print(f"{'page':<24} {'median ms':>10} {'worst ms':>9} {'server CPU ms':>14}  target {TARGET_MS} ms")
+    print(
+        f"{'page':<24} {'median ms':>10} {'worst ms':>9} {'server CPU ms':>14}  target {TARGET_MS} ms (lists)"
+    )
     for name, path in targets:
         opener.open(args.base + path).read()  # warm-up: first chart draw, template compile
         samples, cpu = [], []

@@ -17,6 +17,7 @@ import numpy as np
 Y_SCALE_RECENT_DAYS = 56
 WIDTH, LEFT, RIGHT = 900, 56, 16
 FONT = 'font-family="system-ui,sans-serif" font-size="11"'
+BIG = 14  # the accuracy chart is drawn narrower than its viewBox: larger type stays legible
 COLOURS = {
     "sold": "#9bb7d4",
     "forecast": "#c0392b",
@@ -30,12 +31,18 @@ COLOURS = {
 }
 
 
+def _day(day: date) -> str:
+    """The house style's date (shop.formats.day, restated here: this module imports no Django)."""
+    return f"{day.day} {day:%b %Y}"
+
+
 def _line(x1: float, x2: float, y1: float, y2: float, colour: str, extra: str = "") -> str:
     return f'<line x1="{x1:.1f}" x2="{x2:.1f}" y1="{y1:.1f}" y2="{y2:.1f}" stroke="{colour}" {extra}/>'
 
 
-def _text(x: float, y: float, content: str, extra: str = "") -> str:
-    return f'<text x="{x:.1f}" y="{y:.1f}" {FONT} {extra}>{escape(content)}</text>'
+def _text(x: float, y: float, content: str, extra: str = "", size: int = 11) -> str:
+    font = f'font-family="system-ui,sans-serif" font-size="{size}"'
+    return f'<text x="{x:.1f}" y="{y:.1f}" {font} {extra}>{escape(content)}</text>'
 
 
 def _ticks(low: float, high: float, count: int = 4) -> list[float]:
@@ -67,8 +74,8 @@ class _Axis:
         for value in _ticks(self.low, self.high):
             y = self.y(value)
             parts.append(_line(LEFT, WIDTH - RIGHT, y, y, COLOURS["grid"]))
-            label = f"{value:,.0f}" if abs(value) >= 0.5 else "0"  # never "-0"
-            parts.append(_text(LEFT - 6, y + 4, label, 'text-anchor="end"'))
+            tick = f"{value:,.0f}" if abs(value) >= 0.5 else "0"  # never "-0"
+            parts.append(_text(LEFT - 6, y + 4, tick, 'text-anchor="end"'))
         middle = self.top + self.height / 2
         parts.append(
             f'<text transform="translate(12 {middle:.0f}) rotate(-90)" text-anchor="middle" {FONT}>'
@@ -85,7 +92,7 @@ class _Axis:
             bottom = self.top + self.height
             parts.append(f'<line x1="{x:.1f}" x2="{x:.1f}" y1="{bottom}" y2="{bottom + 4}" stroke="#555"/>')
             parts.append(
-                f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle" {FONT}>{day:%d %b}</text>'
+                f'<text x="{x:.1f}" y="{bottom + 16}" text-anchor="middle" {FONT}>{_day(day)}</text>'
             )
             day += timedelta(days=step)
         return parts
@@ -96,12 +103,13 @@ def _polyline(points: Sequence[tuple[float, float]], colour: str, extra: str = "
     return f'<polyline points="{coords}" fill="none" stroke="{colour}" {extra}/>'
 
 
-def _legend(items: Sequence[tuple[str, str]], *, y: float) -> list[str]:
+def _legend(items: Sequence[tuple[str, str]], *, y: float, size: int = 11) -> list[str]:
     parts, x = [], LEFT + 8
+    font = f'font-family="system-ui,sans-serif" font-size="{size}"'
     for label, colour in items:
-        parts.append(f'<rect x="{x}" y="{y - 9}" width="12" height="10" fill="{colour}"/>')
-        parts.append(f'<text x="{x + 16}" y="{y}" {FONT}>{escape(label)}</text>')
-        x += 24 + 6.2 * len(label)
+        parts.append(f'<rect x="{x}" y="{y - size + 2}" width="12" height="{size - 1}" fill="{colour}"/>')
+        parts.append(f'<text x="{x + 16}" y="{y}" {font}>{escape(label)}</text>')
+        x += 24 + 0.56 * size * len(label)
     return parts
 
 
@@ -227,7 +235,7 @@ def forecast_chart_svg(
             )
             parts.append(
                 f'<text x="{x_arrival + 4:.1f}" y="{stock_top + 12}" {FONT} fill="{COLOURS["order"]}">'
-                f"order of {order_quantity:,} placed {as_of:%d %b} arrives {arrival:%d %b}</text>"
+                f"order of {order_quantity:,} placed {_day(as_of)} arrives {_day(arrival)}</text>"
             )
             legend.append(("suggested order", COLOURS["order"]))
         parts += stock.dates()
@@ -238,12 +246,26 @@ def forecast_chart_svg(
     )
 
 
-def accuracy_chart_svg(*, labels: list[str], model: list[float | None], naive: list[float | None]) -> str:
-    """Median MASE of each forecast run beside the naive baseline's (lower is better)."""
+def accuracy_chart_svg(
+    *,
+    labels: list[str],
+    model: list[float | None],
+    naive: list[float | None],
+    title: str = "forecast accuracy by run",
+    model_label: str = "forecast, median MASE",
+    naive_label: str = "seasonal naive, same days",
+) -> str:
+    """MASE per run as pairs of bars, forecast beside the naive baseline, each with its value (lower wins).
+
+    Bars stay readable from one run to a dozen; a dashed line marks 1.0, the in-sample one-step
+    naive error that MASE is scaled by.
+    """
     values = [v for v in (*model, *naive) if v is not None]
-    high = max(max(values, default=1.0) * 1.2, 0.1)
-    height, top, plot = 240, 28, 170
-    step = (WIDTH - LEFT - RIGHT) / max(len(labels), 1)
+    high = max(max(values, default=1.0) * 1.15, 1.1)
+    height, top, plot = 280, 40, 190
+    count = max(len(labels), 1)
+    slot = (WIDTH - LEFT - RIGHT) / count
+    bar = min(slot * 0.36, 56)
 
     def y(value: float) -> float:
         return top + plot * (1 - value / high)
@@ -251,17 +273,29 @@ def accuracy_chart_svg(*, labels: list[str], model: list[float | None], naive: l
     parts = []
     for value in _ticks(0, high):
         parts.append(_line(LEFT, WIDTH - RIGHT, y(value), y(value), COLOURS["grid"]))
-        parts.append(
-            f'<text x="{LEFT - 6}" y="{y(value) + 4:.1f}" text-anchor="end" {FONT}>{value:.2f}</text>'
-        )
-    for series, colour, css in ((model, COLOURS["forecast"], "model"), (naive, COLOURS["naive"], "naive")):
-        points = [(LEFT + step * (i + 0.5), y(v)) for i, v in enumerate(series) if v is not None]
-        if points:
-            parts.append(_polyline(points, colour, f'stroke-width="2" class="{css}"'))
-            parts += [f'<circle cx="{x:.1f}" cy="{py:.1f}" r="3.5" fill="{colour}"/>' for x, py in points]
-    for i, label in enumerate(labels):
-        parts.append(_text(LEFT + step * (i + 0.5), top + plot + 16, label, 'text-anchor="middle"'))
-    parts += _legend(
-        [("forecast, median MASE", COLOURS["forecast"]), ("naive baseline", COLOURS["naive"])], y=18
+        parts.append(_text(LEFT - 6, y(value) + 5, f"{value:.1f}", 'text-anchor="end"', size=BIG))
+    parts.append(_line(LEFT, WIDTH - RIGHT, y(1.0), y(1.0), "#555", 'stroke-dasharray="5 4" class="one"'))
+    for index, label in enumerate(labels):
+        centre = LEFT + slot * (index + 0.5)
+        for offset, series, colour, css in (
+            (-bar, model, COLOURS["forecast"], "model"),
+            (0.0, naive, COLOURS["naive"], "naive"),
+        ):
+            value = series[index] if index < len(series) else None
+            if value is None:
+                continue
+            x = centre + offset
+            parts.append(
+                f'<rect class="{css}" x="{x:.1f}" y="{y(value):.1f}" width="{bar:.1f}" '
+                f'height="{top + plot - y(value):.1f}" fill="{colour}"><title>{escape(label)}: '
+                f"{value:.3f}</title></rect>"
+            )
+            parts.append(_text(x + bar / 2, y(value) - 5, f"{value:.2f}", 'text-anchor="middle"', size=BIG))
+        parts.append(_text(centre, top + plot + 20, label, 'text-anchor="middle"', size=BIG))
+    parts.append(_line(LEFT, WIDTH - RIGHT, top + plot, top + plot, "#000"))
+    parts += _legend([(model_label, COLOURS["forecast"]), (naive_label, COLOURS["naive"])], y=18, size=14)
+    parts.append(
+        f'<text transform="translate(14 {top + plot / 2:.0f}) rotate(-90)" text-anchor="middle" '
+        f'font-family="system-ui,sans-serif" font-size="13">MASE (lower is better)</text>'
     )
-    return _svg(height, parts, "forecast accuracy by run")
+    return _svg(height, parts, title)

@@ -7,11 +7,14 @@ Inventory reads ``shop`` (products, orders, stock) and writes stock only through
 
 from __future__ import annotations
 
+from datetime import date
 from decimal import Decimal
 
+from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import F, Q, Sum
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from shop.models import Category, Product
@@ -25,12 +28,22 @@ class Supplier(models.Model):
     name = models.CharField(max_length=120, unique=True)
     email = models.EmailField(blank=True)
     lead_time_days = models.PositiveIntegerField(default=7, validators=[MinValueValidator(1)])
+    minimum_order_value = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(0)],
+        help_text="The smallest order the supplier accepts, by value at unit cost (0: no minimum).",
+    )
     active = models.BooleanField(default=True)
 
     class Meta:
         ordering = ["name"]
         constraints = [
-            models.CheckConstraint(condition=Q(lead_time_days__gte=1), name="supplier_lead_time_positive")
+            models.CheckConstraint(condition=Q(lead_time_days__gte=1), name="supplier_lead_time_positive"),
+            models.CheckConstraint(
+                condition=Q(minimum_order_value__gte=0), name="supplier_minimum_order_value_non_negative"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -70,7 +83,7 @@ class ProductSupply(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Supply terms of {self.product_id}"
+        return f"Supply terms of {self.product}"
 
 
 class CategoryServiceLevel(models.Model):
@@ -127,7 +140,8 @@ class ForecastRun(models.Model):
         get_latest_by = ["as_of", "finished_at", "created_at", "id"]
 
     def __str__(self) -> str:
-        return f"Forecast run {self.pk} as of {self.as_of} ({self.status})"
+        as_of = f"{self.as_of.day} {self.as_of:%b %Y}"  # the house style's date (shop.formats.day)
+        return f"Forecast run {self.pk} as of {as_of} ({self.get_status_display().lower()})"
 
 
 class ProductForecast(models.Model):
@@ -166,7 +180,7 @@ class ProductForecast(models.Model):
         constraints = [models.UniqueConstraint(fields=["run", "product"], name="forecast_unique_run_product")]
 
     def __str__(self) -> str:
-        return f"{self.product_id} in run {self.run_id}: {self.method}"
+        return f"{self.product} in run {self.run_id}: {self.method}"
 
     @property
     def total(self) -> float:
@@ -176,6 +190,23 @@ class ProductForecast(models.Model):
 class ReorderSuggestionQuerySet(models.QuerySet["ReorderSuggestion"]):
     def open(self) -> ReorderSuggestionQuerySet:
         return self.filter(status=ReorderSuggestion.Status.OPEN)
+
+    def awake(self, *, today: date) -> ReorderSuggestionQuerySet:
+        """Not snoozed on ``today``: a snooze that has run out no longer hides the row."""
+        return self.filter(Q(snoozed_until__isnull=True) | Q(snoozed_until__lte=today))
+
+    def to_review(self, *, today: date) -> ReorderSuggestionQuerySet:
+        """The buyer's worklist: open and not snoozed."""
+        return self.open().awake(today=today)
+
+    def flagged(self) -> ReorderSuggestionQuerySet:
+        return self.exclude(flags=[])
+
+    def with_flag(self, code: str) -> ReorderSuggestionQuerySet:
+        """Rows whose ``flags`` hold ``code``, on SQLite and PostgreSQL alike (no JSON containment there)."""
+        return self.annotate(_flags_text=Cast("flags", models.TextField())).filter(
+            _flags_text__contains=f'"{code}"'
+        )
 
     def by_urgency(self) -> ReorderSuggestionQuerySet:
         """Soonest stock-out first, none in the horizon last; ties by id so pages are stable."""
@@ -209,6 +240,13 @@ class ReorderSuggestion(models.Model):
     # The buyer's edit of the quantity, kept beside what the policy suggested; purchase orders use it.
     quantity_override = models.PositiveIntegerField(null=True, blank=True)
     reason = models.TextField()
+    # The reason in a few words for the worklist ("stock-out in 3 days, cover capped").
+    headline = models.CharField(max_length=80, blank=True)
+    # What a buyer must look at before signing (cause codes of ``inventory.flags``; empty when none).
+    flags = models.JSONField(default=list, blank=True)
+    # Hidden from the worklist until this day (a snooze "until the next run" uses the far future; the
+    # next run's suggestion for the product then starts unsnoozed). See ``SuggestionDecision``.
+    snoozed_until = models.DateField(null=True, blank=True, db_index=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OPEN, db_index=True)
     purchase_order = models.ForeignKey(
         "PurchaseOrder", null=True, blank=True, on_delete=models.SET_NULL, related_name="suggestions"
@@ -229,7 +267,7 @@ class ReorderSuggestion(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Reorder {self.quantity} x {self.product_id}"
+        return f"Reorder {self.order_quantity:,} x {self.product}"
 
     @property
     def order_quantity(self) -> int:
@@ -253,6 +291,11 @@ class PurchaseOrder(models.Model):
     note = models.CharField(max_length=255, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     sent_at = models.DateTimeField(null=True, blank=True)
+    # Who sent the order and where the email went (``purchase_order_send`` records both).
+    sent_to = models.EmailField(blank=True)
+    sent_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     received_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -302,7 +345,7 @@ class PurchaseOrderLine(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.quantity} x product {self.product_id}"
+        return f"{self.quantity:,} x {self.product}"
 
     @property
     def outstanding(self) -> int:
@@ -311,3 +354,54 @@ class PurchaseOrderLine(models.Model):
     @property
     def line_value(self) -> Decimal:
         return self.unit_cost * self.quantity
+
+
+class SuggestionDecision(models.Model):
+    """A buyer's snooze or dismissal of a product's suggestion, kept for the record and for later runs.
+
+    A snooze hides the product's suggestion until the day ``until`` (later runs' suggestions for it
+    start snoozed until the same day) or, with ``until_next_run``, until the next run finishes. A
+    dismissal holds, with its reason, until the buyer reopens the product: later runs record its
+    suggestions as dismissed. ``ended_at`` closes a decision (reopened, or the next run came).
+    """
+
+    class Kind(models.TextChoices):
+        SNOOZE = "snooze", "Snoozed"
+        DISMISS = "dismiss", "Dismissed"
+
+    product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="suggestion_decisions")
+    suggestion = models.ForeignKey(
+        ReorderSuggestion, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
+    )
+    kind = models.CharField(max_length=16, choices=Kind.choices)
+    # The run whose suggestion was decided on: "until the next run" means a run other than this one.
+    run = models.ForeignKey(
+        ForecastRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="decisions"
+    )
+    until = models.DateField(null=True, blank=True, help_text="The day a snoozed product comes back.")
+    until_next_run = models.BooleanField(default=False)
+    reason = models.CharField(max_length=255, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_because = models.CharField(max_length=120, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(fields=["product"], condition=Q(ended_at__isnull=True), name="decision_live_idx")
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(kind="dismiss") | ~Q(reason=""), name="decision_dismissal_has_reason"
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="snooze") | Q(until__isnull=False) | Q(until_next_run=True),
+                name="decision_snooze_has_end",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.product}"

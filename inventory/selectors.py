@@ -253,3 +253,60 @@ def demand_inputs_fingerprint(*, before: date) -> dict[str, int]:
         "cancelled_units": int(back["units"] or 0),
         "last_cancellation": back["last"] or 0,
     }
+
+
+# --- what the worklist's flags read ---------------------------------------------------------------
+
+
+def recent_sales(*, before: date, days: int, product_ids: list[int]) -> dict[int, int]:
+    """Units sold per product in the ``days`` before ``before`` (orders not cancelled); absent: none."""
+    start = _start_of(before - timedelta(days=days))
+    return dict(
+        OrderLine.objects.filter(
+            product_id__in=product_ids, order__placed_at__gte=start, order__placed_at__lt=_start_of(before)
+        )
+        .exclude(order__status=Order.Status.CANCELLED)
+        .values("product_id")
+        .annotate(units=Sum("quantity"))
+        .values_list("product_id", "units")
+    )
+
+
+def last_sale_days(*, before: date, product_ids: list[int]) -> dict[int, date]:
+    """The UTC day of each product's last sale before ``before``; absent: never sold before it."""
+    latest = (
+        OrderLine.objects.filter(product_id__in=product_ids, order__placed_at__lt=_start_of(before))
+        .exclude(order__status=Order.Status.CANCELLED)
+        .values("product_id")
+        .annotate(last=Max("order__placed_at"))
+        .values_list("product_id", "last")
+    )
+    return {pid: last.astimezone(UTC).date() for pid, last in latest}
+
+
+#: How many earlier complete runs are searched for a product's previous forecast.
+PREVIOUS_RUNS_SEARCHED = 5
+
+
+def previous_daily_forecasts(*, run: ForecastRun, product_ids: list[int]) -> dict[int, float]:
+    """Each product's mean daily forecast in its latest complete run before ``run`` (absent: none).
+
+    "Before" is the run order (``LATEST_RUN_ORDER``) among runs as of the same day or earlier;
+    only the last few runs are searched, so a product missing from all of them has no previous.
+    """
+    earlier = list(
+        ForecastRun.objects.filter(status=ForecastRun.Status.COMPLETE, as_of__lte=run.as_of)
+        .exclude(pk=run.pk)
+        .exclude(as_of=run.as_of, created_at__gt=run.created_at)
+        .order_by(*LATEST_RUN_ORDER)
+        .values_list("pk", flat=True)[:PREVIOUS_RUNS_SEARCHED]
+    )
+    rank = {pk: index for index, pk in enumerate(earlier)}
+    found: dict[int, tuple[int, float]] = {}
+    rows = ProductForecast.objects.filter(run_id__in=earlier, product_id__in=product_ids).values_list(
+        "run_id", "product_id", "values"
+    )
+    for run_id, pid, values in rows:
+        if pid not in found or rank[run_id] < found[pid][0]:
+            found[pid] = (rank[run_id], float(sum(values)) / len(values) if values else 0.0)
+    return {pid: daily for pid, (_, daily) in found.items()}

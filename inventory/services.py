@@ -100,6 +100,8 @@ def forecast_run_start(
             "default_lead_time_days": int(settings.INVENTORY["DEFAULT_LEAD_TIME_DAYS"]),
             **_policy_settings(),
             "backtest_origins": 3,
+            # Every product sold before as_of, or a chosen few: only full runs chart the shop's accuracy.
+            "scope": "all" if product_ids is None else "selected",
             # What the forecasts are computed from; a later change to these rows voids the run (see below).
             "inputs": selectors.demand_inputs_fingerprint(before=as_of),
         },
@@ -252,6 +254,9 @@ def forecast_run_finish(*, run_id: int) -> ForecastRun:
     suggestions = reorder_suggestions_for(run=run, forecasts=forecasts)
     run.suggestions.filter(status=ReorderSuggestion.Status.OPEN).delete()
     kept = set(run.suggestions.values_list("product_id", flat=True))
+    from .services_worklist import decisions_apply  # the buyer's snoozes and dismissals carry over
+
+    decisions_apply(run=run, suggestions=suggestions)
     covered_later, void_later = _later_runs(run)
     for suggestion in suggestions:
         if suggestion.product_id in covered_later:
@@ -314,16 +319,24 @@ def demand_histories(*, as_of: date, product_ids: list[int]) -> dict[int, np.nda
 
 
 def reorder_plans_for(
-    *, run: ForecastRun, forecasts: Sequence[ProductForecast]
+    *,
+    run: ForecastRun,
+    forecasts: Sequence[ProductForecast],
+    service_level: float | None = None,
+    histories: dict[int, np.ndarray] | None = None,
+    inputs: dict[int, selectors.ProductPolicyInputs] | None = None,
 ) -> dict[int, tuple[ReorderPlan, selectors.ProductPolicyInputs]]:
     """The policy's plan for each forecast product, with the stock and terms it was computed from.
 
-    The one place that turns a stored forecast into s, Q and S: the nightly suggestions and
-    the admin chart both call it, so they always agree.
+    The one place that turns a stored forecast into s, Q and S: the nightly suggestions, the
+    admin chart and the what-if all call it, so they always agree. ``service_level`` replaces
+    every product's own (the what-if); ``histories`` and ``inputs`` are reused when given.
     """
     product_ids = [f.product_id for f in forecasts]
-    inputs = selectors.policy_inputs_for(product_ids=product_ids)
-    histories = demand_histories(as_of=run.as_of, product_ids=product_ids)
+    if inputs is None:
+        inputs = selectors.policy_inputs_for(product_ids=product_ids)
+    if histories is None:
+        histories = demand_histories(as_of=run.as_of, product_ids=product_ids)
     policy = {**_policy_settings(), **run.settings}
     plans = {}
     for forecast in forecasts:
@@ -332,7 +345,7 @@ def reorder_plans_for(
             reorder_plan(
                 forecast=np.asarray(forecast.values, dtype=float),
                 errors=np.asarray(forecast.lead_time_errors, dtype=float),
-                service_level=product_inputs.service_level,
+                service_level=service_level if service_level is not None else product_inputs.service_level,
                 terms=product_inputs.terms,
                 on_hand=product_inputs.on_hand,
                 on_order=product_inputs.on_order,
@@ -355,7 +368,8 @@ def reorder_suggestions_for(
 ) -> list[ReorderSuggestion]:
     """Unsaved suggestions for the products whose inventory position is at or below the reorder point."""
     suggestions = []
-    for product_id, (plan, product_inputs) in reorder_plans_for(run=run, forecasts=forecasts).items():
+    plans = reorder_plans_for(run=run, forecasts=forecasts)
+    for product_id, (plan, product_inputs) in plans.items():
         if plan.suggested_quantity <= 0:
             continue
         suggestions.append(
@@ -376,7 +390,9 @@ def reorder_suggestions_for(
                 reason=plan.reason,
             )
         )
-    return suggestions
+    from .services_worklist import suggestions_mark  # flags and headlines: the buyer's worklist
+
+    return suggestions_mark(run=run, suggestions=suggestions, plans=plans, forecasts=forecasts)
 
 
 def product_ids_for_skus(*, skus: Sequence[str]) -> list[int]:
@@ -495,6 +511,39 @@ def forecast_series_for_export(*, run: ForecastRun) -> pd.DataFrame:
 
 
 DEMO_SUPPLIER = "Demo supplier"
+DEMO_SUPPLIER_EMAIL = "orders@demo-supplier.example"
+
+
+@transaction.atomic
+def supplier_upsert(
+    *,
+    name: str,
+    email: str = "",
+    lead_time_days: int | None = None,
+    minimum_order_value: Decimal = Decimal("0"),
+) -> Supplier:
+    """Create or update a supplier by name."""
+    supplier = Supplier.objects.select_for_update().filter(name=name).first() or Supplier(name=name)
+    supplier.email = email
+    supplier.lead_time_days = lead_time_days or int(settings.INVENTORY["DEFAULT_LEAD_TIME_DAYS"])
+    supplier.minimum_order_value = minimum_order_value
+    supplier.full_clean()
+    supplier.save()
+    return supplier
+
+
+@transaction.atomic
+def supply_terms_bulk_set(*, terms: Sequence[ProductSupply]) -> int:
+    """Create or replace many products' supply terms at once (each validated); returns how many."""
+    for row in terms:
+        row.full_clean(exclude=["product"], validate_unique=False)
+    ProductSupply.objects.bulk_create(
+        terms,
+        update_conflicts=True,
+        unique_fields=["product"],
+        update_fields=["supplier", "unit_cost", "minimum_order", "pack_size", "lead_time_days"],
+    )
+    return len(terms)
 
 
 @transaction.atomic
@@ -506,7 +555,11 @@ def demo_supply_terms_ensure(*, cost_share: Decimal = Decimal("0.6")) -> int:
     again creates nothing.
     """
     supplier, _ = Supplier.objects.get_or_create(
-        name=DEMO_SUPPLIER, defaults={"lead_time_days": int(settings.INVENTORY["DEFAULT_LEAD_TIME_DAYS"])}
+        name=DEMO_SUPPLIER,
+        defaults={
+            "lead_time_days": int(settings.INVENTORY["DEFAULT_LEAD_TIME_DAYS"]),
+            "email": DEMO_SUPPLIER_EMAIL,  # "Send" emails it (the demo's console backend prints it)
+        },
     )
     missing = Product.objects.filter(supply__isnull=True).values_list("pk", "price")
     created = ProductSupply.objects.bulk_create(
@@ -586,20 +639,6 @@ def suggestion_set_quantity(
 
 
 @transaction.atomic
-def suggestions_dismiss(*, suggestion_ids: Sequence[int]) -> int:
-    """Dismiss the open suggestions among ``suggestion_ids``; ordered or superseded ones stay as they are."""
-    suggestions = list(
-        ReorderSuggestion.objects.select_for_update()
-        .filter(pk__in=suggestion_ids, status=ReorderSuggestion.Status.OPEN)
-        .order_by("pk")
-    )
-    for suggestion in suggestions:
-        suggestion.status = ReorderSuggestion.Status.DISMISSED
-    ReorderSuggestion.objects.bulk_update(suggestions, ["status"])
-    return len(suggestions)
-
-
-@transaction.atomic
 def purchase_order_create(
     *, supplier: Supplier, lines: Sequence[tuple[Product, int]], note: str = ""
 ) -> PurchaseOrder:
@@ -633,6 +672,54 @@ def purchase_order_send(*, order: PurchaseOrder) -> PurchaseOrder:
     order.status = PurchaseOrder.Status.SENT
     order.sent_at = timezone.now()
     order.save(update_fields=["status", "sent_at"])
+    return order
+
+
+@transaction.atomic
+def purchase_order_email(*, order: PurchaseOrder, user: AbstractBaseUser | None = None) -> PurchaseOrder:
+    """Email a draft order to its supplier (the printable page, and the lines as XLSX) and mark it sent.
+
+    Goes through Django's email backend (the console in the demo); the address, the sender and
+    the time are recorded on the order. A supplier without an email address is refused, and so is
+    an order that is no longer a draft; if the backend fails, the order stays a draft.
+    """
+    from django.core.mail import EmailMultiAlternatives
+
+    from .documents import (
+        purchase_order_document,
+        purchase_order_html,
+        purchase_order_text,
+        purchase_order_xlsx,
+    )
+
+    order = _lock_purchase_order(order, [PurchaseOrder.Status.DRAFT])
+    supplier = order.supplier
+    if not supplier.email:
+        raise InventoryError(
+            f"{supplier.name} has no email address: add one to the supplier before sending {order.reference}."
+        )
+    if not order.lines.exists():
+        raise InventoryError(f"{order.reference} has no lines to send.")
+    document = purchase_order_document(order=order)
+    message = EmailMultiAlternatives(
+        subject=f"Purchase order {order.reference} from {document.shop_name}",
+        body=purchase_order_text(document),
+        from_email=settings.INVENTORY["PURCHASE_ORDER_FROM"],
+        to=[supplier.email],
+    )
+    message.attach_alternative(purchase_order_html(document), "text/html")
+    message.attach(
+        document.filename,
+        purchase_order_xlsx(document),
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    )
+    message.send(fail_silently=False)
+    order.status = PurchaseOrder.Status.SENT
+    order.sent_at = timezone.now()
+    order.sent_to = supplier.email
+    order.sent_by = user if user is not None and user.is_authenticated else None
+    order.full_clean()
+    order.save(update_fields=["status", "sent_at", "sent_to", "sent_by"])
     return order
 
 

@@ -14,6 +14,8 @@ from django.utils.html import format_html
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
+from shop import formats
+
 from . import services
 from .models import Run
 
@@ -28,9 +30,8 @@ class RunAdmin(admin.ModelAdmin):
         "progress",
         "stage",
         "produced",
-        "trigger",
-        "requested_by",
-        "created_at",
+        "started_by",
+        "created",
         "duration",
         "short_error",
     ]
@@ -67,8 +68,8 @@ class RunAdmin(admin.ModelAdmin):
             '<progress value="{}" max="100"></progress> {}% ({} of {})',
             percent,
             percent,
-            obj.progress_done,
-            obj.progress_total,
+            formats.units(obj.progress_done),
+            formats.units(obj.progress_total),
         )
 
     @admin.display(description="produced")
@@ -90,6 +91,15 @@ class RunAdmin(admin.ModelAdmin):
             )
         return "—"
 
+    @admin.display(description="started by", ordering="trigger")
+    def started_by(self, obj: Run) -> str:
+        who = f": {obj.requested_by}" if obj.requested_by_id else ""
+        return f"{obj.get_trigger_display()}{who}"
+
+    @admin.display(description="created", ordering="created_at")
+    def created(self, obj: Run) -> str:
+        return formats.moment(obj.created_at)
+
     @admin.display(description="duration")
     def duration(self, obj: Run) -> str:
         seconds = obj.duration_seconds
@@ -97,7 +107,10 @@ class RunAdmin(admin.ModelAdmin):
 
     @admin.display(description="error")
     def short_error(self, obj: Run) -> str:
-        return obj.error[:120]
+        if not obj.error:
+            return ""
+        short = obj.error if len(obj.error) <= 90 else obj.error[:89] + "…"
+        return format_html('<span class="run-error" title="{}">{}</span>', obj.error[:1000], short)
 
     @admin.action(description="Mark selected queued/running runs as failed (stuck runs)")
     def mark_failed(self, request: HttpRequest, queryset: QuerySet[Run]) -> None:

@@ -12,6 +12,7 @@ from django.http import HttpRequest, HttpResponseRedirect
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
+from shop import formats
 from shop.admin_panels import admin_panel_register
 from shop.models import Customer, OrderLine, StockRecord
 
@@ -50,7 +51,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
         "recall_all",
         "recall_new",
         "rating_rmse",
-        "run_key",
+        "run_key_display",
     ]
     list_filter = ["status"]
     readonly_fields = [
@@ -129,6 +130,11 @@ class ModelVersionAdmin(admin.ModelAdmin):
     def recall_new(self, obj: ModelVersion) -> str:
         return _pair(obj, Mode.NEW)
 
+    @admin.display(description="run key", ordering="run_key")
+    def run_key_display(self, obj: ModelVersion) -> str:
+        """Long keys (a schedule's, a command's) wrap instead of pushing the list past the screen."""
+        return obj.run_key or "—"
+
     @admin.display(description="Rating RMSE")
     def rating_rmse(self, obj: ModelVersion) -> str:
         rmse = obj.rating_metrics.get("rmse")
@@ -201,8 +207,8 @@ def customer_recommendations_html(obj: Customer) -> str:
         header = format_html(
             "<p>Made by {} (trained {}, data up to {}).</p>",
             version,
-            f"{version.created_at:%Y-%m-%d %H:%M}",
-            f"{data_end:%Y-%m-%d}",
+            formats.moment(version.created_at),
+            formats.day(data_end),
         )
     else:
         header = format_html("<p>{}</p>", "No active model version: these lists come from popularity.")
@@ -255,7 +261,7 @@ def customer_recommendations_html(obj: Customer) -> str:
 def _specific_reason(item, bought: dict | None) -> str:
     if item.reason_code == "regular" and bought:
         times = bought["times"]
-        return f"you bought it {times} time{'s' if times != 1 else ''}, last on {bought['last']:%d %b %Y}"
+        return f"you bought it {times} time{'s' if times != 1 else ''}, last on {formats.day(bought['last'])}"
     return item.reason
 
 

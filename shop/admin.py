@@ -22,7 +22,7 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from . import order_states, selectors, services
+from . import formats, order_states, selectors, services
 from .admin_panels import PanelsAdminMixin
 from .models import (
     Cancellation,
@@ -45,6 +45,10 @@ def per_row(model, *, outer: str, total: str | None = None) -> Coalesce:
     rows = model.objects.filter(**{outer: OuterRef("pk")}).order_by().values(outer)
     value = rows.annotate(value=Sum(total) if total else Count("pk")).values("value")[:1]
     return Coalesce(Subquery(value, output_field=IntegerField()), 0)
+
+
+#: Lines per page on an order's page.
+ORDER_LINES_PER_PAGE = 100
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -107,8 +111,10 @@ class StockAdjustmentForm(forms.Form):
 
 @admin.register(Product)
 class ProductAdmin(PanelsAdminMixin, admin.ModelAdmin):
-    list_display = ["sku", "name", "category", "price", "active", "on_hand", "reserved"]
+    list_display = ["sku", "name", "category", "price_display", "active", "on_hand", "reserved"]
     list_filter = ["active", StockStateFilter, "category"]
+    # Derived: units sold is refreshed from the orders, and the creation time is a record.
+    readonly_fields = ["units_sold", "created_at"]
     search_fields = ["sku", "name", "description"]
     list_select_related = ["category", "stock"]
     # No list_editable "active": a form per row cost most of the list's time, and taking a product
@@ -145,6 +151,10 @@ class ProductAdmin(PanelsAdminMixin, admin.ModelAdmin):
         for product in queryset:
             services.product_deactivate(product=product)
         self.message_user(request, f"Deactivated {queryset.count()} product(s).", messages.SUCCESS)
+
+    @admin.display(description="price", ordering="price")
+    def price_display(self, obj: Product) -> str:
+        return formats.money(obj.price)
 
     @admin.display(ordering="stock__on_hand")
     def on_hand(self, obj: Product) -> int | None:
@@ -194,7 +204,8 @@ class CustomerAdmin(PanelsAdminMixin, admin.ModelAdmin):
     search_fields = ["external_id", "email", "user__username", "user__email"]  # email: guests
     raw_id_fields = ["user"]
     show_full_result_count = False
-    readonly_fields = ["recent_purchases", "customer_ratings"]
+    # The external id is the key other systems know the customer by; the creation time is a record.
+    readonly_fields = ["external_id", "created_at", "recent_purchases", "customer_ratings"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Customer]:
         return (
@@ -219,14 +230,14 @@ class CustomerAdmin(PanelsAdminMixin, admin.ModelAdmin):
             "<td>{}</td><td>{}</td></tr>",
             (
                 (
-                    f"{line.order.placed_at:%Y-%m-%d}",
+                    formats.day(line.order.placed_at),
                     reverse("admin:shop_order_change", args=[line.order_id]),
                     line.order.number,
                     reverse("admin:shop_product_change", args=[line.product_id]),
                     line.product.sku,
                     line.product.name,
-                    line.quantity,
-                    line.unit_price,
+                    formats.units(line.quantity),
+                    formats.money(line.unit_price),
                 )
                 for line in lines
             ),
@@ -252,7 +263,7 @@ class CustomerAdmin(PanelsAdminMixin, admin.ModelAdmin):
                     r.product.sku,
                     r.product.name,
                     r.stars,
-                    f"{r.rated_at:%Y-%m-%d}",
+                    formats.day(r.rated_at),
                 )
                 for r in ratings
             ),
@@ -322,10 +333,6 @@ class MarkPaidForm(forms.Form):
         required=False,
         help_text="Where the money came from (a bank transfer reference); kept with the payment.",
     )
-
-
-def _money(value) -> str:
-    return f"{value:,.2f}"
 
 
 @admin.register(Order)
@@ -407,6 +414,14 @@ class OrderAdmin(admin.ModelAdmin):
         )
         return HttpResponseRedirect(reverse("admin:shop_order_change", args=[obj_id]))
 
+    def get_object(self, request: HttpRequest, object_id, from_field=None):
+        order = super().get_object(request, object_id, from_field)
+        if order is not None:
+            # The lines table pages itself; read-only fields see the object, not the request.
+            page = request.GET.get("lines", "1")
+            order._lines_page = int(page) if page.isdigit() and int(page) > 0 else 1
+        return order
+
     # --- The order page ---------------------------------------------------------------------------
 
     def _detail(self, obj: Order) -> Order:
@@ -433,21 +448,28 @@ class OrderAdmin(admin.ModelAdmin):
         total = services.order_total(order)
         paid, refunded = selectors.order_money(order)
         return format_html(
-            '<table class="order-amounts"><tr><th>total</th><th>paid</th><th>refunded</th>'
-            "<th>currency</th></tr><tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr></table>",
-            _money(total),
-            _money(paid),
-            _money(refunded),
-            settings.SHOP["CURRENCY"],
+            '<table class="order-amounts"><tr><th scope="col">total</th><th scope="col">paid</th>'
+            '<th scope="col">refunded</th></tr><tr><td class="num">{}</td><td class="num">{}</td>'
+            '<td class="num">{}</td></tr></table>',
+            formats.money(total),
+            formats.money(paid),
+            formats.money(refunded),
         )
 
     @admin.display(description="lines")
     def lines_table(self, obj: Order) -> str:
+        """The order's lines, ``ORDER_LINES_PER_PAGE`` at a time: a 704-line order is 8 short pages."""
+        progress = selectors.order_lines_progress(self._detail(obj))
+        count = len(progress)
+        pages = max((count + ORDER_LINES_PER_PAGE - 1) // ORDER_LINES_PER_PAGE, 1)
+        page = min(getattr(obj, "_lines_page", 1), pages)
+        start = (page - 1) * ORDER_LINES_PER_PAGE
         url = reverse("admin:shop_product_changelist")
         rows = format_html_join(
             "",
             '<tr><td>{}</td><td><a href="{}{}/change/">{}</a></td><td>{}</td>'
-            "<td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td>'
+            '<td class="num">{}</td><td class="num">{}</td><td class="num">{}</td></tr>',
             (
                 (
                     row["line"].line_number,
@@ -455,21 +477,40 @@ class OrderAdmin(admin.ModelAdmin):
                     row["line"].product_id,
                     row["line"].product.sku,
                     row["line"].product.name,
-                    row["line"].quantity,
-                    row["line"].unit_price,
-                    _money(row["line"].quantity * row["line"].unit_price),
-                    row["shipped"],
-                    row["to_ship"],
-                    row["returned"],
+                    formats.units(row["line"].quantity),
+                    formats.money(row["line"].unit_price),
+                    formats.money(row["line"].quantity * row["line"].unit_price),
+                    formats.units(row["shipped"]),
+                    formats.units(row["to_ship"]),
+                    formats.units(row["returned"]),
                 )
-                for row in selectors.order_lines_progress(self._detail(obj))
+                for row in progress[start : start + ORDER_LINES_PER_PAGE]
             ),
         )
+        links = format_html_join(
+            " ",
+            "{}",
+            (
+                (
+                    format_html('<strong aria-current="page">{}</strong>', number)
+                    if number == page
+                    else format_html('<a href="?lines={}#order-lines">{}</a>', number, number),
+                )
+                for number in range(1, pages + 1)
+            ),
+        )
+        pager = format_html('<nav class="lines-pages" aria-label="Pages of lines">Pages: {}</nav>', links)
         return format_html(
-            '<table class="order-lines"><tr><th>#</th><th>SKU</th><th>product</th><th>qty</th>'
-            "<th>unit price</th><th>line total</th><th>shipped</th><th>to ship</th><th>returned</th></tr>"
-            "{}</table>",
+            '<p id="order-lines">Lines {} to {} of {}.</p>'
+            '<table class="order-lines"><thead><tr><th scope="col">#</th><th scope="col">SKU</th>'
+            '<th scope="col">product</th><th scope="col">qty</th><th scope="col">unit price</th>'
+            '<th scope="col">line total</th><th scope="col">shipped</th><th scope="col">to ship</th>'
+            '<th scope="col">returned</th></tr></thead><tbody>{}</tbody></table>{}',
+            formats.units(min(start + 1, count)),
+            formats.units(min(start + ORDER_LINES_PER_PAGE, count)),
+            formats.units(count),
             rows,
+            pager if pages > 1 else "",
         )
 
     @admin.display(description="payments")
@@ -482,11 +523,8 @@ class OrderAdmin(admin.ModelAdmin):
             "{}</table>",
             format_html_join(
                 "",
-                "<tr><td>{}</td><td>{} {}</td><td>{}</td></tr>",
-                (
-                    (f"{p.created_at:%Y-%m-%d %H:%M}", _money(p.amount), p.currency, p.reference)
-                    for p in payments
-                ),
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                ((formats.moment(p.created_at), formats.money(p.amount), p.reference) for p in payments),
             ),
         )
 
@@ -500,12 +538,11 @@ class OrderAdmin(admin.ModelAdmin):
             "<th>provider</th></tr>{}</table>",
             format_html_join(
                 "",
-                "<tr><td>{}</td><td>{} {}</td><td>{}</td><td>{}</td></tr>",
+                "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 (
                     (
-                        f"{r.created_at:%Y-%m-%d %H:%M}",
-                        _money(r.amount),
-                        r.currency,
+                        formats.moment(r.created_at),
+                        formats.money(r.amount),
                         r.get_reason_display(),
                         f"confirmed ({r.provider_reference})" if r.confirmed_at else "not confirmed yet",
                     )
@@ -533,7 +570,7 @@ class OrderAdmin(admin.ModelAdmin):
                 (
                     (
                         f"{order.number}/S{shipment.sequence}",
-                        f"{shipment.created_at:%Y-%m-%d %H:%M}",
+                        formats.moment(shipment.created_at),
                         ", ".join(
                             f"{line.quantity} x {line.order_line.product.sku}"
                             for line in shipment.lines.all()
@@ -557,9 +594,9 @@ class OrderAdmin(admin.ModelAdmin):
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
                 (
                     (
-                        f"{item.created_at:%Y-%m-%d %H:%M}",
+                        formats.moment(item.created_at),
                         line.product.sku,
-                        item.quantity,
+                        formats.units(item.quantity),
                         "restocked" if item.restock else "written off",
                         item.reason,
                     )

@@ -287,7 +287,7 @@ class Cancellation(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.reference}/{self.line_number}: -{self.quantity} x {self.product_id}"
+        return f"{self.reference}/{self.line_number}: -{self.quantity:,} x {self.product}"
 
 
 class Payment(models.Model):
@@ -464,7 +464,7 @@ class Rating(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.customer_id} rated {self.product_id}: {self.stars}"
+        return f"{self.customer} rated {self.product}: {self.stars}"
 
 
 class StockRecord(models.Model):
@@ -487,7 +487,7 @@ class StockRecord(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.product_id}: {self.on_hand} on hand, {self.reserved} reserved"
+        return f"{self.product}: {self.on_hand:,} on hand, {self.reserved:,} reserved"
 
     @property
     def available(self) -> int:
@@ -519,7 +519,7 @@ class StockMovement(models.Model):
         constraints = [models.CheckConstraint(condition=~Q(quantity=0), name="stockmovement_non_zero")]
 
     def __str__(self) -> str:
-        return f"{self.product_id} {self.quantity:+d} ({self.reason})"
+        return f"{self.product} {self.quantity:+,d} ({self.get_reason_display().lower()})"
 
 
 class ProductEvent(models.Model):

@@ -124,6 +124,9 @@ LANGUAGE_CODE = "en-gb"
 TIME_ZONE = os.environ.get("TIME_ZONE", "UTC")
 USE_I18N = True
 USE_TZ = True
+# The house style (shop/formats.py): one date format with the year, thousands separators everywhere.
+FORMAT_MODULE_PATH = ["config.formats"]
+USE_THOUSAND_SEPARATOR = True
 
 STATIC_URL = "static/"
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
@@ -398,8 +401,21 @@ INVENTORY = {
     "MAX_COVER_DAYS": float(os.environ.get("INVENTORY_MAX_COVER_DAYS", "120")),
     "MAX_SAFETY_STOCK_MULTIPLE": float(os.environ.get("INVENTORY_MAX_SAFETY_STOCK_MULTIPLE", "10")),
     # The admin flags a suggestion for a second look above these (display only; they change no quantity).
-    "FLAG_COVER_DAYS": float(os.environ.get("INVENTORY_FLAG_COVER_DAYS", "90")),
-    "FLAG_SAFETY_MULTIPLE": float(os.environ.get("INVENTORY_FLAG_SAFETY_MULTIPLE", "3")),
+    # A suggestion is flagged for a second look (inventory/flags.py; display only, no quantity changes)
+    # when it orders more than this many days of the last 8 weeks' sales, when the cover bound capped
+    # an order the policy wanted for more than this many days, when its daily forecast moved more than
+    # this many times since the product's previous run (and by this many units over 28 days), or when
+    # the supplier's minimum order is more than this multiple of what was needed. Chosen on a
+    # validation run before the reported one (bench/flag_thresholds.py; docs/BENCHMARKS.md, "Flags that
+    # pick out"). The jump's unit floor (one a day over 28 days) only keeps slow sellers' noise out.
+    "FLAG_ABOVE_SALES_DAYS": float(os.environ.get("INVENTORY_FLAG_ABOVE_SALES_DAYS", "420")),
+    "FLAG_CAPPED_WANTED_DAYS": float(os.environ.get("INVENTORY_FLAG_CAPPED_WANTED_DAYS", "280")),
+    "FLAG_FORECAST_JUMP_RATIO": float(os.environ.get("INVENTORY_FLAG_FORECAST_JUMP_RATIO", "2")),
+    "FLAG_FORECAST_JUMP_MIN_UNITS": float(os.environ.get("INVENTORY_FLAG_FORECAST_JUMP_MIN_UNITS", "28")),
+    "FLAG_MINIMUM_ORDER_RATIO": float(os.environ.get("INVENTORY_FLAG_MINIMUM_ORDER_RATIO", "2")),
+    # Purchase orders are emailed from this address, signed with the shop's name.
+    "PURCHASE_ORDER_FROM": os.environ.get("PURCHASE_ORDER_FROM_EMAIL", "") or DEFAULT_FROM_EMAIL,
+    "SHOP_NAME": os.environ.get("SHOP_NAME", "Shop intelligence"),
 }
 
 # --- Imports ----------------------------------------------------------------

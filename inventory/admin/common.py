@@ -1,53 +1,66 @@
-"""What every inventory admin screen shares: number formats, suggestion flags and the forecast chart."""
+"""What every inventory admin screen shares: the house style's formats and the forecast chart."""
 
 from __future__ import annotations
 
 from datetime import timedelta
-from decimal import Decimal
 
-from django.conf import settings
+from django.contrib import admin
 from django.core.cache import cache
 from django.utils.safestring import mark_safe
 
+from shop import formats
+
 from .. import selectors, services
+from ..flags import describe
 from ..models import (
+    ForecastRun,
     ProductForecast,
     ReorderSuggestion,
 )
 
 CHART_CACHE_SECONDS = 24 * 3600
+#: runs the "run" filter offers (a nightly schedule makes hundreds; older ones are reached by link)
+RUN_FILTER_CHOICES = 20
 
 
-def format_units(value: float | int | None) -> str:
-    """Quantities as a buyer reads them: whole units with thousands separators."""
-    return "—" if value is None else f"{round(value):,}"
+class RecentRunFilter(admin.SimpleListFilter):
+    """The latest forecast runs by date, read without their product lists (Django's related filter loads
+    every run whole, each with a JSON array of every product id). The parameter stays ``run__id__exact``
+    so links from the run pages keep working, older runs included."""
+
+    title = "forecast run"
+    parameter_name = "run__id__exact"
+
+    def lookups(self, request, model_admin):
+        runs = ForecastRun.objects.order_by("-as_of", "-id").values_list("pk", "as_of", "status")
+        choices = [
+            (str(pk), f"{pk}: as of {formats.day(as_of)} ({status})")
+            for pk, as_of, status in runs[:RUN_FILTER_CHOICES]
+        ]
+        chosen = self.value()
+        if chosen and chosen.isdigit() and chosen not in {c[0] for c in choices}:
+            choices.append((chosen, f"{chosen}"))
+        return choices
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value and value.isdigit():
+            return queryset.filter(run_id=int(value))
+        return queryset
 
 
-def format_money(value: Decimal | float | None) -> str:
-    return "—" if value is None else f"{value:,.2f}"
-
-
-def flag_thresholds() -> tuple[float, float]:
-    return (
-        float(settings.INVENTORY["FLAG_COVER_DAYS"]),
-        float(settings.INVENTORY["FLAG_SAFETY_MULTIPLE"]),
-    )
+format_units = formats.units
+format_money = formats.money
+format_day = formats.day
+format_moment = formats.moment
 
 
 def suggestion_flags(suggestion: ReorderSuggestion) -> list[str]:
-    """Why a buyer should look twice before signing this quantity (empty when nothing stands out)."""
-    cover_limit, safety_limit = flag_thresholds()
-    flags = []
-    if suggestion.days_of_cover is not None and suggestion.days_of_cover > cover_limit:
-        flags.append(
-            f"covers {suggestion.days_of_cover:.0f} days of forecast demand (flagged above {cover_limit:.0f})"
-        )
-    if suggestion.safety_stock_multiple is not None and suggestion.safety_stock_multiple > safety_limit:
-        flags.append(
-            f"safety stock is {suggestion.safety_stock_multiple:.1f}x the lead-time demand "
-            f"(flagged above {safety_limit:g}x)"
-        )
-    return flags
+    """Why a buyer should look twice before signing this suggestion, in words (empty when nothing stands out).
+
+    The causes are stored on the suggestion by its run (``ReorderSuggestion.flags``); this reads them.
+    """
+    return [describe(code) for code in suggestion.flags]
 
 
 def forecast_chart_html(forecast: ProductForecast, *, suggestion: ReorderSuggestion | None = None) -> str:
@@ -58,7 +71,7 @@ def forecast_chart_html(forecast: ProductForecast, *, suggestion: ReorderSuggest
     """
     quantity = suggestion.order_quantity if suggestion is not None else None
     finished = forecast.run.finished_at.timestamp() if forecast.run.finished_at else 0
-    key = f"inventory-chart-v3-{forecast.pk}-{finished:.0f}-{quantity}"
+    key = f"inventory-chart-v5-{forecast.pk}-{finished:.0f}-{quantity}"
     svg = cache.get(key)
     if svg is None:
         svg = _draw_forecast_chart(forecast, quantity)

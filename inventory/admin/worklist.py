@@ -1,128 +1,56 @@
-"""The buyer's worklist: open reorder suggestions, most urgent first, with overrides and purchase orders."""
+"""The buyer's worklist: open reorder suggestions, most urgent first, edited in bulk, grouped by supplier.
+
+Quantities are typed in the list and saved together (``suggestions_set_quantities``); snooze,
+dismiss and reopen (``worklist_decisions``), purchase orders and exports (``worklist_views``) are
+actions; "Group by supplier" and the category what-if are views of their own (``worklist_views``).
+"""
 
 from __future__ import annotations
 
-import csv
-from datetime import timedelta
+import re
 from decimal import Decimal
 
 from django import forms
 from django.contrib import admin, messages
 from django.db.models import (
-    Case,
     Count,
-    DecimalField,
-    ExpressionWrapper,
     F,
-    IntegerField,
     Q,
-    QuerySet,
     Sum,
-    Value,
-    When,
 )
 from django.db.models.functions import Coalesce
-from django.http import HttpResponse
+from django.http import HttpResponseRedirect
 from django.template.response import TemplateResponse
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from .. import services
+from shop import formats
+from shop.models import Category
+
+from .. import services, services_worklist
+from ..flags import describe
 from ..models import (
-    ForecastRun,
     ProductForecast,
     ReorderSuggestion,
+    SuggestionDecision,
 )
-from .common import flag_thresholds, forecast_chart_html, format_money, format_units, suggestion_flags
+from .common import RecentRunFilter, forecast_chart_html, format_day, format_money, format_units
+from .worklist_decisions import DecisionActionsMixin
+from .worklist_filters import (
+    CategoryFilter,
+    FlagFilter,
+    ProjectedStockoutFilter,
+    SuggestionStatusFilter,
+    suggestions_with_value,
+)
+from .worklist_views import WorklistExportMixin, WorklistViewsMixin, what_if_table
+
+QTY_FIELD = re.compile(r"^qty-(\d+)$")
 
 
-class SuggestionStatusFilter(admin.SimpleListFilter):
-    """Open suggestions unless the buyer asks otherwise: old runs' rows would otherwise show twice."""
-
-    title = "status"
-    parameter_name = "status"
-
-    def lookups(self, request, model_admin):
-        return [*ReorderSuggestion.Status.choices, ("all", "All")]
-
-    def choices(self, changelist):
-        current = self.value() or ReorderSuggestion.Status.OPEN
-        for value, label in self.lookup_choices:
-            yield {
-                "selected": current == value,
-                "query_string": changelist.get_query_string({self.parameter_name: value}),
-                "display": label,
-            }
-
-    def queryset(self, request, queryset):
-        value = self.value() or ReorderSuggestion.Status.OPEN
-        return queryset if value == "all" else queryset.filter(status=value)
-
-
-class ProjectedStockoutFilter(admin.SimpleListFilter):
-    title = "projected stock-out"
-    parameter_name = "stockout"
-
-    def lookups(self, request, model_admin):
-        return [
-            ("out", "out of stock now"),
-            ("7", "within 7 days"),
-            ("14", "within 14 days"),
-            ("none", "not within the horizon"),
-        ]
-
-    def queryset(self, request, queryset):
-        if self.value() == "out":
-            return queryset.filter(out_of_stock=0)
-        if self.value() == "none":
-            return queryset.filter(projected_stockout__isnull=True)
-        if self.value() in {"7", "14"}:
-            return queryset.filter(projected_stockout__lte=_latest_as_of_plus(queryset, int(self.value())))
-        return queryset
-
-
-def _latest_as_of_plus(queryset, days: int):
-    """``days`` after the as-of date of the newest run in the list: stock-outs are projected from it."""
-    from django.utils import timezone
-
-    run = ForecastRun.objects.filter(pk__in=queryset.values("run_id")).order_by("-as_of").first()
-    start = run.as_of if run else timezone.localdate()
-    return start + timedelta(days=days)
-
-
-class FlaggedFilter(admin.SimpleListFilter):
-    title = "needs a second look"
-    parameter_name = "flagged"
-
-    def lookups(self, request, model_admin):
-        return [("yes", "flagged"), ("no", "not flagged")]
-
-    def queryset(self, request, queryset):
-        cover, safety = flag_thresholds()
-        flagged = Q(days_of_cover__gt=cover) | Q(safety_stock_multiple__gt=safety)
-        if self.value() == "yes":
-            return queryset.filter(flagged)
-        if self.value() == "no":
-            return queryset.exclude(flagged)
-        return queryset
-
-
-def suggestions_with_value(queryset: QuerySet[ReorderSuggestion]) -> QuerySet[ReorderSuggestion]:
-    """Annotate what the list needs in the same query: order quantity, unit cost, line value, urgency."""
-    money = DecimalField(max_digits=14, decimal_places=2)
-    return queryset.annotate(
-        order_qty=Coalesce("quantity_override", "quantity"),
-        unit_cost=F("product__supply__unit_cost"),
-        line_value=ExpressionWrapper(
-            Coalesce("quantity_override", "quantity") * F("product__supply__unit_cost"), output_field=money
-        ),
-        # Out of stock first: nothing left to sell after the reservations.
-        out_of_stock=Case(
-            When(product__stock__on_hand__lte=F("product__stock__reserved"), then=Value(0)),
-            default=Value(1),
-            output_field=IntegerField(),
-        ),
-    )
+def _today():
+    return timezone.localdate()
 
 
 class SuggestionOverrideForm(forms.ModelForm):
@@ -137,31 +65,62 @@ class SuggestionOverrideForm(forms.ModelForm):
 
 
 @admin.register(ReorderSuggestion)
-class ReorderSuggestionAdmin(admin.ModelAdmin):
+class ReorderSuggestionAdmin(WorklistViewsMixin, WorklistExportMixin, DecisionActionsMixin, admin.ModelAdmin):
     change_list_template = "admin/inventory/reordersuggestion/change_list.html"
+    change_form_template = "admin/inventory/reordersuggestion/change_form.html"
     form = SuggestionOverrideForm
     list_display = [
         "sku",
         "name",
+        "supplier_name",
+        "category_name",
         "on_hand",
-        "position",
         "cover",
-        "order_quantity",
-        "cost",
+        "quantity_input",
         "value",
         "stockout",
-        "flag",
+        "headline_display",
+        "flag_list",
     ]
     list_display_links = ["sku"]
-    list_filter = [SuggestionStatusFilter, ProjectedStockoutFilter, FlaggedFilter, "supplier", "run"]
+    list_filter = [
+        SuggestionStatusFilter,
+        FlagFilter,
+        ProjectedStockoutFilter,
+        "supplier",
+        CategoryFilter,
+        RecentRunFilter,
+    ]
     search_fields = ["product__sku", "product__name"]
-    list_select_related = ["product__stock", "product__supply", "supplier", "run"]
+    # Not the run: its product list is a JSON array of every product id, fetched again per row.
+    list_select_related = ["product__stock", "product__supply", "product__category", "supplier"]
     list_per_page = 50
     show_full_result_count = False
-    actions = ["create_purchase_orders", "export_csv", "dismiss"]
+    actions = [
+        "create_purchase_orders",
+        "snooze",
+        "dismiss",
+        "reopen",
+        "export_xlsx",
+        "export_csv",
+    ]
     fieldsets = [
-        (None, {"fields": ["product_link", "plain_reason", "flags", "quantity_override", "forecast_link"]}),
+        (
+            None,
+            {
+                "fields": [
+                    "product_link",
+                    "headline_display",
+                    "flag_sentences",
+                    "plain_reason",
+                    "quantity_override",
+                    "decision_display",
+                    "forecast_link",
+                ]
+            },
+        ),
         ("Chart", {"fields": ["chart"]}),
+        ("What if the service level were different", {"fields": ["what_if"]}),
         (
             "Numbers",
             {
@@ -177,9 +136,10 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
                     "cover_display",
                     "safety_display",
                     "service_level_display",
-                    "projected_stockout",
+                    "stockout_display",
                     "status",
                     "purchase_order_link",
+                    "created_display",
                 ]
             },
         ),
@@ -196,6 +156,16 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
 
     def get_ordering(self, request):
         return ["out_of_stock", F("projected_stockout").asc(nulls_last=True), "-line_value", "pk"]
+
+    @staticmethod
+    def _urgency() -> list:
+        """The list's order as expressions (a window function takes no field names with a minus)."""
+        return [
+            F("out_of_stock").asc(),
+            F("projected_stockout").asc(nulls_last=True),
+            F("line_value").desc(nulls_last=True),
+            F("pk").asc(),
+        ]
 
     def has_add_permission(self, request):
         return False
@@ -225,7 +195,18 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
 
     @admin.display(description="product", ordering="product__name")
     def name(self, obj: ReorderSuggestion) -> str:
-        return format_html('<span title="{}">{}</span>', obj.product.name, obj.product.name[:32])
+        return format_html('<span title="{}">{}</span>', obj.product.name, obj.product.name[:40])
+
+    @admin.display(description="supplier", ordering="supplier__name")
+    def supplier_name(self, obj: ReorderSuggestion) -> str:
+        if obj.supplier is None:
+            return format_html('<span class="missing">{}</span>', "none")
+        return obj.supplier.name
+
+    @admin.display(description="category", ordering="product__category__name")
+    def category_name(self, obj: ReorderSuggestion) -> str:
+        category = obj.product.category
+        return "—" if category is None else category.name
 
     @admin.display(description="on hand", ordering="product__stock__on_hand")
     def on_hand(self, obj: ReorderSuggestion) -> str:
@@ -233,30 +214,30 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
         if stock is None:
             return "—"
         if obj.out_of_stock == 0:
-            return format_html('<strong class="out">{}</strong>', format_units(stock.on_hand))
+            # Said in words and weight, not colour alone.
+            return format_html('<strong class="out">{} out</strong>', format_units(stock.on_hand))
         return format_units(stock.on_hand)
-
-    @admin.display(description="position", ordering="inventory_position")
-    def position(self, obj: ReorderSuggestion) -> str:
-        return format_units(obj.inventory_position)
 
     @admin.display(description="cover (days)", ordering="days_of_cover")
     def cover(self, obj: ReorderSuggestion) -> str:
         return format_units(obj.days_of_cover)
 
     @admin.display(description="order qty", ordering="order_qty")
-    def order_quantity(self, obj: ReorderSuggestion) -> str:
-        if obj.quantity_override is not None:
-            return format_html(
-                '<strong title="suggested {}">{}</strong>',
-                format_units(obj.quantity),
-                format_units(obj.order_qty),
-            )
-        return format_units(obj.quantity)
-
-    @admin.display(description="unit cost", ordering="unit_cost")
-    def cost(self, obj: ReorderSuggestion) -> str:
-        return format_money(obj.unit_cost)
+    def quantity_input(self, obj: ReorderSuggestion) -> str:
+        """The quantity as an input: type in many rows, then "Save quantities" (or run an action)."""
+        label = f"Order quantity for {obj.product.sku}"
+        if obj.status != ReorderSuggestion.Status.OPEN:
+            return format_units(obj.order_qty)
+        return format_html(
+            '<input type="number" class="qty" name="qty-{}" value="{}" min="1" step="1" '
+            'data-suggested="{}" data-cost="{}" aria-label="{}" title="suggested {}">',
+            obj.pk,
+            obj.order_qty,
+            obj.quantity,
+            obj.unit_cost or 0,
+            label,
+            format_units(obj.quantity),
+        )
 
     @admin.display(description="value", ordering="line_value")
     def value(self, obj: ReorderSuggestion) -> str:
@@ -268,14 +249,25 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
 
     @admin.display(description="stock-out", ordering="projected_stockout")
     def stockout(self, obj: ReorderSuggestion) -> str:
-        return obj.projected_stockout.strftime("%d %b") if obj.projected_stockout else "—"
+        return format_day(obj.projected_stockout)
 
-    @admin.display(description="check")
-    def flag(self, obj: ReorderSuggestion) -> str:
-        flags = suggestion_flags(obj)
-        if not flags:
+    @admin.display(description="reason")
+    def headline_display(self, obj: ReorderSuggestion) -> str:
+        text = obj.headline or "—"
+        if obj.snoozed_until and obj.snoozed_until > _today():
+            until = "the next run" if obj.snoozed_until == services_worklist.UNTIL_NEXT_RUN else None
+            text += f" (snoozed until {until or format_day(obj.snoozed_until)})"
+        return text
+
+    @admin.display(description="flags")
+    def flag_list(self, obj: ReorderSuggestion) -> str:
+        if not obj.flags:
             return ""
-        return format_html('<span class="flag" title="{}">&#9873; check</span>', "; ".join(flags))
+        return format_html_join(
+            " ",
+            '<span class="flag" data-flag="{}">⚑ {}</span>',
+            ((code, describe(code)) for code in obj.flags),
+        )
 
     # --- change page fields ---------------------------------------------------------------------
 
@@ -289,11 +281,51 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
         return obj.reason
 
     @admin.display(description="check before signing")
-    def flags(self, obj: ReorderSuggestion) -> str:
-        flags = suggestion_flags(obj)
-        if not flags:
-            return "Nothing unusual: cover and safety stock are within the flag limits."
-        return format_html_join("", '<p class="flag">⚑ This order {}.</p>', ((f,) for f in flags))
+    def flag_sentences(self, obj: ReorderSuggestion) -> str:
+        if not obj.flags:
+            return "Nothing stands out: no flag applies."
+        return format_html_join(
+            "", '<p class="flag">⚑ {}</p>', ((self._flag_sentence(obj, code),) for code in obj.flags)
+        )
+
+    def _flag_sentence(self, obj: ReorderSuggestion, code: str) -> str:
+        limits = services_worklist.flag_thresholds()
+        cover = "" if obj.days_of_cover is None else f" ({format_units(obj.days_of_cover)} days of forecast)"
+        sentences = {
+            "above_sales": f"The quantity is more than {limits.above_sales_days:,.0f} days of the last "
+            f"8 weeks' sales{cover}.",
+            "cover_capped": "The policy wanted more; the order was capped at the longest cover allowed.",
+            "forecast_jump": f"The forecast moved more than {limits.jump_ratio:g} times since the "
+            "product's previous run.",
+            "no_recent_sales": "Nothing sold in the last 8 weeks, yet the policy orders.",
+            "minimum_order": f"The supplier's minimum order is more than {limits.minimum_order_ratio:g} "
+            "times what was needed.",
+        }
+        return sentences.get(code, describe(code))
+
+    @admin.display(description="your decision")
+    def decision_display(self, obj: ReorderSuggestion) -> str:
+        decision = (
+            SuggestionDecision.objects.filter(product_id=obj.product_id)
+            .select_related("decided_by")
+            .order_by("-created_at", "-id")
+            .first()
+        )
+        if decision is None:
+            return "—"
+        if decision.kind == SuggestionDecision.Kind.DISMISS:
+            what = f"Dismissed: {decision.reason}"
+        elif decision.until_next_run:
+            what = "Snoozed until the next forecast run"
+        else:
+            what = f"Snoozed until {format_day(decision.until)}"
+        who = f" by {decision.decided_by}" if decision.decided_by else ""
+        ended = (
+            f"; ended {formats.moment(decision.ended_at)} ({decision.ended_because})"
+            if decision.ended_at
+            else ""
+        )
+        return f"{what} ({formats.moment(decision.created_at)}{who}){ended}"
 
     @admin.display(description="suggested quantity")
     def suggested(self, obj: ReorderSuggestion) -> str:
@@ -336,6 +368,15 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
     def safety_display(self, obj: ReorderSuggestion) -> str:
         return "—" if obj.safety_stock_multiple is None else f"{obj.safety_stock_multiple:.1f}x"
 
+    @admin.display(description="projected stock-out")
+    def stockout_display(self, obj: ReorderSuggestion) -> str:
+        return format_day(obj.projected_stockout)
+
+    @admin.display(description="suggested on")
+    def created_display(self, obj: ReorderSuggestion) -> str:
+        run = f"forecast run {obj.run_id} as of {format_day(obj.run.as_of)}"
+        return f"{formats.moment(obj.created_at)}, by {run}"
+
     @admin.display(description="purchase order")
     def purchase_order_link(self, obj: ReorderSuggestion) -> str:
         if obj.purchase_order_id is None:
@@ -349,12 +390,30 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
         if forecast is None:
             return "—"
         url = reverse("admin:inventory_productforecast_change", args=[forecast.pk])
-        return format_html('<a href="{}">{} (run {})</a>', url, forecast.method, forecast.run_id)
+        return format_html(
+            '<a href="{}">{} (run {} as of {})</a>',
+            url,
+            forecast.method,
+            forecast.run_id,
+            format_day(obj.run.as_of),
+        )
 
     @admin.display(description="history, forecast and the suggested order")
     def chart(self, obj: ReorderSuggestion) -> str:
         forecast = self._forecast(obj)
         return "—" if forecast is None else forecast_chart_html(forecast, suggestion=obj)
+
+    @admin.display(description="at other service levels (from the stored forecast)")
+    def what_if(self, obj: ReorderSuggestion) -> str:
+        rows = services_worklist.service_level_what_if(run=obj.run, product_ids=[obj.product_id])
+        table = what_if_table(rows, current=obj.service_level)
+        category = obj.product.category_id
+        if category is None:
+            return table
+        url = reverse("admin:inventory_reordersuggestion_category_what_if", args=[category])
+        return format_html(
+            '{}<p><a href="{}">The same for the whole category {}</a></p>', table, url, obj.product.category
+        )
 
     def _forecast(self, obj: ReorderSuggestion) -> ProductForecast | None:
         if not hasattr(obj, "_forecast"):
@@ -365,30 +424,82 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
             )
         return obj._forecast
 
-    # --- list totals ----------------------------------------------------------------------------
+    # --- the list: totals, typed quantities -----------------------------------------------------
 
     def changelist_view(self, request, extra_context=None):
+        if request.method == "POST" and any(QTY_FIELD.match(key) for key in request.POST):
+            saved = self._save_quantities(request)
+            if saved is None or "_save_quantities" in request.POST:
+                return HttpResponseRedirect(request.get_full_path())
         response = super().changelist_view(request, extra_context=extra_context)
         changelist = (
             getattr(response, "context_data", {}).get("cl") if hasattr(response, "context_data") else None
         )
         if changelist is not None:
             totals = changelist.queryset.order_by().aggregate(
-                value=Sum("line_value"), rows=Count("pk"), flagged=Count("pk", filter=self._flagged_q())
+                value=Sum("line_value"),
+                rows=Count("pk"),
+                flagged=Count("pk", filter=~Q(flags=[])),
             )
             response.context_data["totals"] = {
                 "value": format_money(totals["value"] or 0),
                 "rows": totals["rows"],
                 "flagged": totals["flagged"],
+                "flagged_share": f"{totals['flagged'] / totals['rows']:.0%}" if totals["rows"] else "0%",
             }
-            cover, safety = flag_thresholds()
-            response.context_data["flag_limits"] = {"cover": f"{cover:.0f}", "safety": f"{safety:g}"}
+            query = request.GET.urlencode()
+            response.context_data["group_url"] = reverse("admin:inventory_reordersuggestion_by_supplier") + (
+                f"?{query}" if query else ""
+            )
+            response.context_data["currency"] = formats.currency()
+            category = request.GET.get("category", "")
+            if category.isdigit():
+                response.context_data["category_what_if"] = (
+                    reverse("admin:inventory_reordersuggestion_category_what_if", args=[int(category)]),
+                    Category.objects.filter(pk=int(category)).values_list("name", flat=True).first(),
+                )
         return response
 
-    @staticmethod
-    def _flagged_q() -> Q:
-        cover, safety = flag_thresholds()
-        return Q(days_of_cover__gt=cover) | Q(safety_stock_multiple__gt=safety)
+    def _save_quantities(self, request) -> int | None:
+        """Save the typed quantities that differ from the stored ones; None when the batch is refused."""
+        typed: dict[int, str] = {}
+        for key, value in request.POST.items():
+            match = QTY_FIELD.match(key)
+            if match:
+                typed[int(match.group(1))] = value.strip()
+        current = dict(
+            ReorderSuggestion.objects.filter(pk__in=list(typed))
+            .annotate(order_qty=Coalesce("quantity_override", "quantity"))
+            .values_list("pk", "order_qty")
+        )
+        changes: dict[int, int | None] = {}
+        for pk, text in typed.items():
+            if pk not in current:
+                continue
+            if text == "":
+                continue
+            try:
+                quantity = int(text.replace(",", ""))
+            except ValueError:
+                self.message_user(
+                    request, f"Nothing was saved: {text!r} is not a whole number.", messages.ERROR
+                )
+                return None
+            if quantity != current[pk]:
+                changes[pk] = quantity
+        if not changes:
+            if "_save_quantities" in request.POST:
+                self.message_user(request, "No quantity had changed.", messages.INFO)
+            return 0
+        try:
+            saved = services_worklist.suggestions_set_quantities(quantities=changes, user=request.user)
+        except services_worklist.WorklistError as exc:
+            self.message_user(request, str(exc), messages.ERROR)
+            return None
+        self.message_user(
+            request, f"Saved {saved:,} quantit{'y' if saved == 1 else 'ies'}.", messages.SUCCESS
+        )
+        return saved
 
     # --- actions --------------------------------------------------------------------------------
 
@@ -431,49 +542,5 @@ class ReorderSuggestionAdmin(admin.ModelAdmin):
             )
         return None
 
-    @admin.action(description="Export selected as CSV")
-    def export_csv(self, request, queryset):
-        response = HttpResponse(content_type="text/csv")
-        response["Content-Disposition"] = 'attachment; filename="reorder_suggestions.csv"'
-        writer = csv.writer(response)
-        writer.writerow(
-            [
-                "product_sku",
-                "quantity",
-                "quantity_override",
-                "supplier",
-                "projected_stockout",
-                "inventory_position",
-                "reorder_point",
-                "order_up_to",
-                "days_of_cover",
-                "safety_stock_multiple",
-                "service_level",
-                "status",
-                "reason",
-            ]
-        )
-        for s in queryset.select_related("product", "supplier"):
-            writer.writerow(
-                [
-                    s.product.sku,
-                    s.quantity,
-                    s.quantity_override or "",
-                    s.supplier.name if s.supplier else "",
-                    s.projected_stockout or "",
-                    s.inventory_position,
-                    s.reorder_point,
-                    s.order_up_to,
-                    s.days_of_cover if s.days_of_cover is not None else "",
-                    s.safety_stock_multiple if s.safety_stock_multiple is not None else "",
-                    s.service_level,
-                    s.status,
-                    s.reason,
-                ]
-            )
-        return response
 
-    @admin.action(description="Dismiss selected")
-    def dismiss(self, request, queryset):
-        dismissed = services.suggestions_dismiss(suggestion_ids=list(queryset.values_list("pk", flat=True)))
-        self.message_user(request, f"Dismissed {dismissed} suggestions.")
+__all__ = ["ReorderSuggestionAdmin", "suggestions_with_value"]

@@ -34,6 +34,8 @@ NOT_ABOUT_THE_CUSTOMER = {
     "admin.LogEntry": "the staff member who made an admin change (erasure anonymises entries about them)",
     "shop.StockMovement": "created_by: the staff member who moved stock",
     "pipeline.Run": "requested_by: the staff member who started a retrain",
+    "inventory.PurchaseOrder": "sent_by: the buyer who emailed the order to its supplier",
+    "inventory.SuggestionDecision": "the buyer who snoozed or dismissed a suggestion",
     "recommender.CustomerRecommendationsPanel": "a proxy of Customer for the admin's panel",
     "shop.OrderToShip": "a proxy of Order for the admin's 'to ship' queue",
     "shop.PaymentEvent": "the payment provider's event log: order number, amount, currency; nothing personal",

@@ -13,9 +13,8 @@ import time
 from decimal import Decimal
 
 import pytest
-from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db.models import F, Q, Sum
+from django.db.models import F, Sum
 from django.urls import reverse
 from django.utils import timezone
 
@@ -73,18 +72,10 @@ def test_a_buyers_morning(browser_session, shop_with_suggestions):
     session, page = browser_session, browser_session.page
     open_suggestions = list(ReorderSuggestion.objects.open().select_related("product__stock"))
     assert len(open_suggestions) >= 3, "the test data must produce some suggestions"
-    # One suggestion is pushed past the cover threshold, so at least one flag shows whatever the forecast.
+    # One suggestion carries a flag whatever the forecast, so at least one flag shows.
     flagged = open_suggestions[0]
-    ReorderSuggestion.objects.filter(pk=flagged.pk).update(days_of_cover=150, safety_stock_multiple=1.5)
-    limits = settings.INVENTORY
-    flags_expected = (
-        ReorderSuggestion.objects.open()
-        .filter(
-            Q(days_of_cover__gt=limits["FLAG_COVER_DAYS"])
-            | Q(safety_stock_multiple__gt=limits["FLAG_SAFETY_MULTIPLE"])
-        )
-        .count()
-    )
+    ReorderSuggestion.objects.filter(pk=flagged.pk).update(flags=["cover_capped"])
+    flags_expected = ReorderSuggestion.objects.open().exclude(flags=[]).count()
     _staff()
 
     # --- dashboard -----------------------------------------------------------------------------
@@ -105,7 +96,7 @@ def test_a_buyers_morning(browser_session, shop_with_suggestions):
         ),
         Decimal(0),
     )
-    assert _number(page.inner_text("#stock-value")) == stock_value.quantize(Decimal("1"))
+    assert _number(page.inner_text("#stock-value")) == stock_value.quantize(Decimal("0.01"))
     assert page.is_hidden("#tucked-apps .app-django_celery_beat")  # folded away until asked for
     assert page.is_visible("#recommender-metrics")
 
@@ -120,7 +111,7 @@ def test_a_buyers_morning(browser_session, shop_with_suggestions):
     assert page.evaluate(
         "(() => { const r = document.querySelector('.results'); return r.scrollWidth <= r.clientWidth; })()"
     )
-    assert page.locator("#result_list td.field-flag .flag").count() == flags_expected
+    assert page.locator("#result_list tbody tr:has(td.field-flag_list .flag)").count() == flags_expected
     skus = [
         text.strip()
         for text in page.locator(

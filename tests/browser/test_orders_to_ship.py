@@ -104,7 +104,7 @@ def test_the_to_ship_queue_in_a_browser(browser_session):
     session.open(reverse("admin:shop_order_change", args=[oldest.pk]), "ship_07_fulfilled_order")
     shipments = page.inner_text(".field-shipments_table")
     assert f"{oldest.number}/S1" in shipments and f"{oldest.number}/S2" in shipments
-    assert "15.00 GBP" in page.inner_text(".field-payments_table")  # 6 units at 2.50
+    assert "£15.00" in page.inner_text(".field-payments_table")  # 6 units at 2.50, in the house style
 
     for product in (mug, bag):
         ledger = StockMovement.objects.filter(product=product).aggregate(total=Sum("quantity"))["total"]

@@ -11,6 +11,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 
 from inventory import services
+from inventory.admin import suggestion_flags
 from inventory.models import ForecastRun, ProductSupply, PurchaseOrder, ReorderSuggestion, Supplier
 from shop.models import Customer, Order, StockMovement, StockRecord
 from shop.services import LineRequest, order_place, stock_set_levels
@@ -27,7 +28,9 @@ def staff_client(client, django_user_model):
 
 def _suggestions(count: int, *, run=None, stock: list[int] | None = None, stockouts=None):
     run = run or ForecastRun.objects.create(as_of=date(2024, 1, 1), status=ForecastRun.Status.COMPLETE)
-    supplier = Supplier.objects.get_or_create(name="Acme", defaults={"lead_time_days": 7})[0]
+    supplier = Supplier.objects.get_or_create(
+        name="Acme", defaults={"lead_time_days": 7, "email": "orders@acme.example"}
+    )[0]
     made = []
     for index in range(count):
         product = make_product()
@@ -137,7 +140,11 @@ def test_dismiss_goes_through_the_service_and_leaves_ordered_suggestions_alone(s
     first, second = _suggestions(2)
     services.purchase_orders_from_suggestions(suggestion_ids=[second.pk])
     url = reverse("admin:inventory_reordersuggestion_changelist")
-    staff_client.post(url, {"action": "dismiss", "_selected_action": [first.pk, second.pk]})
+    staff_client.post(
+        url,
+        {"action": "dismiss", "_selected_action": [first.pk, second.pk], "decide": "yes", "reason": "other",
+         "detail": "ordered by phone"},
+    )  # fmt: skip
     assert dict(ReorderSuggestion.objects.values_list("pk", "status")) == {
         first.pk: ReorderSuggestion.Status.DISMISSED,
         second.pk: ReorderSuggestion.Status.ORDERED,
@@ -160,20 +167,27 @@ def test_the_worklist_shows_open_rows_by_urgency_on_every_database(staff_client)
     listed = [row.pk for row in page.context["cl"].result_list]
     # Out of stock first, then the earliest stock-out, and no date last; superseded rows hidden.
     assert listed == [rows[3].pk, rows[2].pk, rows[0].pk, rows[1].pk]
-    assert page.context["totals"]["value"] == f"{sum(r.quantity for r in rows) * Decimal('2.50'):,.2f}"
+    assert page.context["totals"]["value"] == f"£{sum(r.quantity for r in rows) * Decimal('2.50'):,.2f}"
 
 
-def test_flags_follow_the_settings(staff_client, settings):
-    first, second = _suggestions(2)
-    ReorderSuggestion.objects.filter(pk=first.pk).update(days_of_cover=120, safety_stock_multiple=1.0)
-    ReorderSuggestion.objects.filter(pk=second.pk).update(days_of_cover=30, safety_stock_multiple=4.0)
-    url = reverse("admin:inventory_reordersuggestion_changelist") + "?flagged=yes"
-    assert len(staff_client.get(url).context["cl"].result_list) == 2
-    settings.INVENTORY = {**settings.INVENTORY, "FLAG_COVER_DAYS": 200, "FLAG_SAFETY_MULTIPLE": 5}
-    assert len(staff_client.get(url).context["cl"].result_list) == 0
-    settings.INVENTORY = {**settings.INVENTORY, "FLAG_COVER_DAYS": 90, "FLAG_SAFETY_MULTIPLE": 3}
-    page = staff_client.get(reverse("admin:inventory_reordersuggestion_change", args=[first.pk]))
-    assert b"covers 120 days of forecast demand" in page.content
+def test_the_flag_filter_and_count_read_the_stored_causes(staff_client):
+    first, second, third = _suggestions(3)
+    ReorderSuggestion.objects.filter(pk=first.pk).update(flags=["cover_capped"])
+    ReorderSuggestion.objects.filter(pk=second.pk).update(flags=["above_sales", "minimum_order"])
+    url = reverse("admin:inventory_reordersuggestion_changelist")
+
+    def listed(query: str) -> set[int]:
+        return {row.pk for row in staff_client.get(url + query).context["cl"].result_list}
+
+    assert listed("?flag=any") == {first.pk, second.pk}
+    assert listed("?flag=minimum_order") == {second.pk}
+    assert listed("?flag=cover_capped") == {first.pk}
+    assert listed("?flag=none") == {third.pk}
+    assert staff_client.get(url).context["totals"]["flagged"] == 2
+    second.refresh_from_db()
+    assert suggestion_flags(second) == ["above recent sales", "minimum order"]  # the simulator's reader
+    page = staff_client.get(reverse("admin:inventory_reordersuggestion_change", args=[second.pk]))
+    assert b"minimum order is more than" in page.content
 
 
 def test_suggestions_forecast_runs_and_forecasts_cannot_be_deleted(staff_client):

@@ -75,5 +75,5 @@ def test_other_apps_extend_the_shops_admin_pages_through_panels_not_by_replacing
 
     assert type(admin.site._registry[Product]) is ProductAdmin
     assert type(admin.site._registry[Customer]) is CustomerAdmin
-    assert [panel.name for panel in admin_panels_for(Product)] == ["demand_forecast"]
+    assert [panel.name for panel in admin_panels_for(Product)] == ["demand_forecast", "forecast_accuracy"]
     assert [panel.name for panel in admin_panels_for(Customer)] == ["current_recommendations"]
