@@ -183,7 +183,7 @@ class ApiProblemMiddleware:
 
     @staticmethod
     def _is_api(request: HttpRequest) -> bool:
-        return request.path.startswith("/api/") and not request.path.startswith("/api/docs/")
+        return request.path.startswith("/api/") and not request.path.startswith(("/api/docs/", "/api/redoc/"))
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not self._is_api(request):

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files, not a CDN
     "django_celery_beat",
     "corsheaders",
     "shop",
@@ -116,6 +117,7 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
+# `manage.py collectstatic` writes here; production serves it from the application (WhiteNoise).
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 
 # Model artifacts (factor matrices as .npz, with a sha256 recorded in the database).
@@ -193,6 +195,12 @@ SPECTACULAR_SETTINGS = {
     # Separate request and response components, so read-only fields are not asked for in bodies and
     # request constraints (minLength of required strings...) are stated for clients and fuzzers.
     "COMPONENT_SPLIT_REQUEST": True,
+    # /api/docs/ and /api/redoc/ load their scripts from drf-spectacular-sidecar's static files, so they
+    # work without internet; no validator badge (Swagger UI would fetch it from validator.swagger.io).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Orders -------------------------------------------------------------------
