@@ -64,9 +64,7 @@ def create_logins() -> dict[str, str]:
     """Only load_demo's login step (the data import is covered above), returning what it printed."""
     from pipeline.management.commands.load_demo import Command
 
-    out = StringIO()
-    Command(stdout=out, stderr=StringIO())._logins()
-    return out.getvalue()
+    return "\n".join(Command(stdout=StringIO(), stderr=StringIO())._logins())
 
 
 def test_a_rerun_keeps_the_logins_and_never_prints_a_password_again():
