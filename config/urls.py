@@ -15,3 +15,6 @@ urlpatterns = [
     path("api/", include("recommender.urls")),
     path("api/", include("inventory.urls")),
 ]
+
+# A database outage raised outside any view is a 503 with Retry-After; anything else is Django's 500.
+handler500 = "config.outage.server_error"

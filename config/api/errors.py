@@ -37,6 +37,7 @@ STATUS_CODES = {
     422: "unprocessable",
     429: "throttled",
     500: "server_error",
+    503: "service_unavailable",
 }
 
 
