@@ -277,9 +277,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Transient errors (a database or broker that blips) are retried with capped, jittered backoff.
+# Transient errors (a database or broker that blips) are retried with exponential, capped, jittered
+# delays (pipeline.tasks.retry_delay): retry n waits between half and all of min(MAX, BASE x 2^n) seconds,
+# so the default 8 retries outlast an outage of at least 10 minutes (at most about 20).
+PIPELINE_RETRY_BACKOFF_BASE = float(os.environ.get("PIPELINE_RETRY_BACKOFF_BASE", "5"))
 PIPELINE_RETRY_BACKOFF_MAX = int(os.environ.get("PIPELINE_RETRY_BACKOFF_MAX", "600"))
-PIPELINE_MAX_RETRIES = int(os.environ.get("PIPELINE_MAX_RETRIES", "5"))
+PIPELINE_MAX_RETRIES = int(os.environ.get("PIPELINE_MAX_RETRIES", "8"))
 # Redis redelivers an unacknowledged message after this many seconds, so it must outlast the
 # longest task plus the longest retry delay (tests/pipeline/test_celery_settings.py checks it);
 # otherwise a healthy long task would be delivered a second time while it still runs.
