@@ -329,7 +329,8 @@ PIPELINE = {
         "interval_step": 0.5,
         "interval_max": 1,
     },
-    # Test hook only: seconds to sleep at each progress step so a test can kill a worker mid-run.
+    # Test hook only: seconds to sleep at each progress step (of a retrain's first attempt, and of each
+    # forecast chunk) so a test can kill a worker mid-run.
     "STAGE_DELAY_SECONDS": float(os.environ.get("PIPELINE_STAGE_DELAY_SECONDS", "0")),
 }
 

