@@ -10,14 +10,14 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_manage(*args: str, database: Path, **env: str) -> subprocess.CompletedProcess:
-    """``manage.py`` with only the given settings, on a database of the test's own.
+def run_manage(*args: str, database: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    """``manage.py`` with only the given settings, on a database of the test's own (in memory by default).
 
     Never the clone's ``db.sqlite3``: after ``make demo`` it holds the demo's logins, which the
     deploy check rightly refuses (shop.E001), so a test on it would fail for the user's data.
     """
     clean = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL"}}
-    env = {"DATABASE_URL": f"sqlite:///{database}", **env}
+    env = {"DATABASE_URL": f"sqlite:///{database}" if database else "sqlite://:memory:", **env}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
