@@ -69,4 +69,4 @@ def test_start_up_imports_no_training_or_data_library(start_up):
 
 def test_the_probe_sees_a_training_library_when_one_is_imported():
     """The check above would catch a module that imports the engine at its top."""
-    assert "sklearn" in heavy_after(WEB + "import recommender.engine.rankers\n")
+    assert "pandas" in heavy_after(WEB + "import shop.importing.readers\n")  # pandas at its top
