@@ -85,10 +85,15 @@ def test_a_forecast_run_whose_worker_is_killed_mid_fan_out_completes_after_resta
     slow_chunks = {"PIPELINE_FORECAST_CHUNK_SIZE": "3", "PIPELINE_STAGE_DELAY_SECONDS": "1.0", **short_leases}
     first = workers.start(concurrency=2, **slow_chunks)
     run = services.run_request(kind=Run.Kind.FORECAST)
+    # Kill while a chunk is being worked on, not in the instant between two rounds of chunks (a pool
+    # process's first chunk also imports the engine, so both processes tend to finish it together).
     wait_for(
-        lambda: refreshed(run).progress_done >= 3,
+        lambda: (
+            refreshed(run).progress_done >= 3
+            and ForecastChunk.objects.filter(run=run, status=ForecastChunk.Status.RUNNING).exists()
+        ),
         timeout=90,
-        message="no chunk of the forecast finished",
+        message="no chunk of the forecast finished while another ran",
         logs=workers.logs,
     )
 
