@@ -1,9 +1,13 @@
-"""The Celery app. Configuration comes from Django settings under the CELERY_ namespace."""
+"""The Celery app. Configuration comes from Django settings under the CELERY_ namespace.
+
+Starting a worker imports no training library (tests/config/test_startup_imports.py): each pool
+process imports the forecasting or recommender engine when its first task of that kind runs.
+"""
 
 import os
 
 from celery import Celery
-from celery.signals import worker_init, worker_process_init
+from celery.signals import worker_process_init
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.local")
 
@@ -24,13 +28,3 @@ def limit_math_threads(**_):
     from threadpoolctl import threadpool_limits
 
     return threadpool_limits(limits=settings.PIPELINE["THREADS_PER_PROCESS"])
-
-
-@worker_init.connect
-def preload_engines(**_):
-    """Import the forecasting engine once in the worker's parent, before the pool forks.
-
-    Management commands keep it out of start-up; a worker exists to run it, and with the
-    import here every pool process inherits it instead of paying for it on its first task.
-    """
-    import inventory.forecasting.selection  # noqa: F401

@@ -15,6 +15,7 @@ delivered while a live worker holds the lease exits at once.
 from __future__ import annotations
 
 import logging
+import random
 import socket
 import time
 from collections.abc import Callable
@@ -24,7 +25,7 @@ from celery import shared_task
 from celery.contrib.django.task import DjangoTask
 from celery.signals import task_failure
 from django.conf import settings
-from django.db import InterfaceError, OperationalError
+from django.db import DatabaseError, InterfaceError, OperationalError
 from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerOperationalError
 
@@ -50,11 +51,29 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
     socket.timeout,
 )
 
+
+def retry_delay(retries: int, *, base: float, maximum: float, rng: random.Random | None = None) -> float:
+    """Seconds to wait before retry number ``retries + 1``: exponential, capped, with "equal jitter".
+
+    The ceiling doubles from ``base`` up to ``maximum``, and the delay is drawn from its upper half.
+    Celery's full jitter draws from the whole range, so early retries came back within a second or
+    two (five tries spent in 4 s of a database outage); half the ceiling at least means the tries
+    span minutes, and tasks that failed together still spread out instead of retrying in step.
+    """
+    ceiling = min(maximum, base * 2**retries)
+    return ceiling / 2 + (rng or random).uniform(0, ceiling / 2)
+
+
+def retry_window(*, retries: int, base: float, maximum: float) -> tuple[float, float]:
+    """The shortest and longest time ``retries`` retries can take in all: how long an outage they outlast."""
+    ceilings = [min(maximum, base * 2**n) for n in range(retries)]
+    return sum(ceilings) / 2, float(sum(ceilings))
+
+
+# Transient errors are retried by RunTask.retry with the delays above (Celery's own backoff is off).
 RETRY_POLICY = {
     "autoretry_for": TRANSIENT_ERRORS,
-    "retry_backoff": True,
-    "retry_backoff_max": settings.PIPELINE_RETRY_BACKOFF_MAX,
-    "retry_jitter": True,
+    "retry_backoff": False,
     "max_retries": settings.PIPELINE_MAX_RETRIES,
 }
 # Only for tasks that may run twice without harm (every task here): a lost worker's message comes back.
@@ -72,10 +91,23 @@ class RunTask(DjangoTask):
 
     ignore_result = True
 
+    def retry(self, *args, countdown: float | None = None, eta=None, **kwargs):
+        if countdown is None and eta is None:
+            countdown = retry_delay(
+                self.request.retries,
+                base=settings.PIPELINE_RETRY_BACKOFF_BASE,
+                maximum=settings.PIPELINE_RETRY_BACKOFF_MAX,
+            )
+        return super().retry(*args, countdown=countdown, eta=eta, **kwargs)
+
     def on_retry(self, exc, task_id, args, kwargs, einfo) -> None:
         run_id = kwargs.get("run_id", args[0] if args else None)
-        if run_id is not None:
+        if run_id is None:
+            return
+        try:
             services.run_note(run_id=run_id, stage=f"retrying after {type(exc).__name__}")
+        except DatabaseError as note_error:  # the outage being retried; the retry is sent already
+            logger.warning("Run %s: could not record the retry (%s)", run_id, note_error)
 
 
 @task_failure.connect
@@ -95,10 +127,11 @@ def _stage_pause() -> None:
         time.sleep(delay)
 
 
-def _progress_reporter(run_id: int) -> Callable[[str, int, int], None]:
+def _progress_reporter(run_id: int, *, pause: bool = True) -> Callable[[str, int, int], None]:
     def report(stage: str, done: int, total: int) -> None:
         services.run_progress(run_id=run_id, done=done, total=total, stage=stage)
-        _stage_pause()
+        if pause:
+            _stage_pause()
 
     return report
 
@@ -109,8 +142,10 @@ def recommender_retrain(self, run_id: int) -> int | None:
     with services.run_lease(run_id=run_id, begin=True) as run:
         if run is None:  # finished already, or a live copy holds the lease
             return None
+        # The test hook slows the first attempt only: a test kills it, and the attempt that recovers
+        # the run need not crawl (it took 9 s of pauses in the pool-process crash test).
         version = recommender_services.recommender_train(
-            run_key=run.run_key, as_of=run.as_of, progress=_progress_reporter(run_id)
+            run_key=run.run_key, as_of=run.as_of, progress=_progress_reporter(run_id, pause=run.attempts <= 1)
         )
         services.run_succeed(run_id=run_id, model_version_id=version.pk)
     return version.pk

@@ -37,6 +37,7 @@ STATUS_CODES = {
     422: "unprocessable",
     429: "throttled",
     500: "server_error",
+    503: "service_unavailable",
 }
 
 
@@ -188,7 +189,7 @@ class ApiProblemMiddleware:
 
     @staticmethod
     def _is_api(request: HttpRequest) -> bool:
-        return request.path.startswith("/api/") and not request.path.startswith("/api/docs/")
+        return request.path.startswith("/api/") and not request.path.startswith(("/api/docs/", "/api/redoc/"))
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if not self._is_api(request):

@@ -10,7 +10,8 @@ the shared machinery can produce whatever the view does, unless the view describ
 - 400 everywhere: a query or a body to validate, or a repeated query parameter (ApiProblemMiddleware);
   413 and 415 where there is a body;
 - 404 where the path names an object, or a paginated list is asked for a page that does not exist;
-- 429 everywhere (throttling).
+- 429 everywhere (throttling);
+- 503 wherever a request authenticates (so reads the database), when the database cannot be reached.
 """
 
 from __future__ import annotations
@@ -108,6 +109,7 @@ class ProblemAutoSchema(AutoSchema):
     def _default_problems(self) -> dict[int, str]:
         problems = {429: "Too many requests; Retry-After says when to try again"}
         if getattr(self.view, "authentication_classes", None):
+            problems[503] = "The database cannot be reached right now; Retry-After says when to try again"
             problems[401] = (
                 "An unknown or revoked token was sent (anonymous calls are accepted)"
                 if self._is_public()

@@ -42,6 +42,7 @@ INSTALLED_APPS = [
     "rest_framework",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc served from our own static files, not a CDN
     "django_celery_beat",
     "corsheaders",
     "axes",
@@ -63,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Innermost: a view whose database cannot be reached answers 503 with Retry-After (config/outage.py).
+    "config.outage.DatabaseUnavailableMiddleware",
     # Last: turns a sign-in that django-axes locked out into the lockout answer (accounts.lockout).
     "axes.middleware.AxesMiddleware",
 ]
@@ -110,6 +113,15 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
         }
     )
     DATABASES["default"]["CONN_MAX_AGE"] = 0
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Reused connections are checked before a request uses them (a restarted server closed them), and a
+    # server that does not answer fails the request in seconds instead of hanging a worker.
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "connect_timeout", int(os.environ.get("DATABASE_CONNECT_TIMEOUT", "5"))
+    )
+# Seconds a client is told to wait (Retry-After) when the database cannot be reached (503, not 500).
+DATABASE_UNAVAILABLE_RETRY_AFTER = int(os.environ.get("DATABASE_UNAVAILABLE_RETRY_AFTER", "10"))
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -129,6 +141,7 @@ FORMAT_MODULE_PATH = ["config.formats"]
 USE_THOUSAND_SEPARATOR = True
 
 STATIC_URL = "static/"
+# `manage.py collectstatic` writes here; production serves it from the application (WhiteNoise).
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "staticfiles"))
 
 # Model artifacts (factor matrices as .npz, with a sha256 recorded in the database).
@@ -208,6 +221,12 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     # config.api.converters.IdConverter: a bigint id in the path.
     "PATH_CONVERTER_OVERRIDES": {"id": int},
+    # /api/docs/ and /api/redoc/ load their scripts from drf-spectacular-sidecar's static files, so they
+    # work without internet; no validator badge (Swagger UI would fetch it from validator.swagger.io).
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SWAGGER_UI_SETTINGS": {"deepLinking": True, "validatorUrl": None},
 }
 
 # --- Accounts -----------------------------------------------------------------
@@ -312,9 +331,12 @@ CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_TASK_TRACK_STARTED = True
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-# Transient errors (a database or broker that blips) are retried with capped, jittered backoff.
+# Transient errors (a database or broker that blips) are retried with exponential, capped, jittered
+# delays (pipeline.tasks.retry_delay): retry n waits between half and all of min(MAX, BASE x 2^n) seconds,
+# so the default 8 retries outlast an outage of at least 10 minutes (at most about 20).
+PIPELINE_RETRY_BACKOFF_BASE = float(os.environ.get("PIPELINE_RETRY_BACKOFF_BASE", "5"))
 PIPELINE_RETRY_BACKOFF_MAX = int(os.environ.get("PIPELINE_RETRY_BACKOFF_MAX", "600"))
-PIPELINE_MAX_RETRIES = int(os.environ.get("PIPELINE_MAX_RETRIES", "5"))
+PIPELINE_MAX_RETRIES = int(os.environ.get("PIPELINE_MAX_RETRIES", "8"))
 # Redis redelivers an unacknowledged message after this many seconds, so it must outlast the
 # longest task plus the longest retry delay (tests/pipeline/test_celery_settings.py checks it);
 # otherwise a healthy long task would be delivered a second time while it still runs.
@@ -361,7 +383,8 @@ PIPELINE = {
         "interval_step": 0.5,
         "interval_max": 1,
     },
-    # Test hook only: seconds to sleep at each progress step so a test can kill a worker mid-run.
+    # Test hook only: seconds to sleep at each progress step (of a retrain's first attempt, and of each
+    # forecast chunk) so a test can kill a worker mid-run.
     "STAGE_DELAY_SECONDS": float(os.environ.get("PIPELINE_STAGE_DELAY_SECONDS", "0")),
 }
 

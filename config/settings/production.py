@@ -5,7 +5,7 @@ import os
 from django.core.exceptions import ImproperlyConfigured
 
 from .base import *  # noqa: F403
-from .base import CACHE_URL, env_bool, env_list
+from .base import CACHE_URL, MIDDLEWARE, env_bool, env_list
 
 DEBUG = False
 IS_PRODUCTION = True
@@ -34,3 +34,17 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = True
 SECURE_CONTENT_TYPE_NOSNIFF = True
 X_FRAME_OPTIONS = "DENY"
+
+# Static files are served by the application itself: WhiteNoise, right after the security middleware
+# (so HTTPS redirects still come first), from STATIC_ROOT as `manage.py collectstatic` wrote it, with
+# content-hashed names cached for a year and gzip copies made at collect time.
+_after_security = MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1
+MIDDLEWARE = [
+    *MIDDLEWARE[:_after_security],
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    *MIDDLEWARE[_after_security:],
+]
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}

@@ -28,6 +28,7 @@ CALLERS = ("anonymous", "customer_a", "customer_b", "no_customer", "staff")
 EXPECTED: dict[tuple[str, str], tuple[int, int, int, int, int]] = {
     ("schema", "GET"): (200, 200, 200, 200, 200),
     ("api-docs", "GET"): (200, 200, 200, 200, 200),
+    ("api-redoc", "GET"): (200, 200, 200, 200, 200),
     ("auth-token", "POST"): (400, 400, 400, 400, 400),  # wrong credentials, whoever asks
     ("auth-token-revoke", "POST"): (401, 204, 204, 204, 204),
     ("auth-session", "GET"): (200, 200, 200, 200, 200),

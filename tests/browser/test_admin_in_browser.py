@@ -25,7 +25,6 @@ from pipeline.models import Run
 from recommender import services as recommender_services
 from recommender.models import ModelVersion
 from shop.models import Customer, Order, Product, StockMovement, StockRecord
-from tests.browser.conftest import PAGE_BUDGET_SECONDS
 from tests.pipeline.shop_data import build_shop_history
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -53,8 +52,6 @@ def _number(text: str) -> Decimal:
 
 def _assert_clean(session) -> None:
     assert session.console_errors == [], session.console_errors
-    slow = {name: round(t, 2) for name, t in session.timings.items() if t > PAGE_BUDGET_SECONDS}
-    assert not slow, f"pages over {PAGE_BUDGET_SECONDS} s: {slow}"
 
 
 @pytest.fixture

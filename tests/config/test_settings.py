@@ -10,12 +10,18 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
+def run_manage(*args: str, database: Path | None = None, **env: str) -> subprocess.CompletedProcess:
+    """``manage.py`` with only the given settings, on a database of the test's own (in memory by default).
+
+    Never the clone's ``db.sqlite3``: after ``make demo`` it holds the demo's logins, which the
+    deploy check rightly refuses (shop.E001), so a test on it would fail for the user's data.
+    """
     clean = {
         k: v
         for k, v in os.environ.items()
         if k not in {"SECRET_KEY", "ALLOWED_HOSTS", "DATABASE_URL", "CACHE_URL"}
     }
+    env = {"DATABASE_URL": f"sqlite:///{database}" if database else "sqlite://:memory:", **env}
     return subprocess.run(
         [sys.executable, "manage.py", *args],
         cwd=ROOT,
@@ -27,7 +33,9 @@ def run_manage(*args: str, **env: str) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("missing", ["SECRET_KEY", "ALLOWED_HOSTS", "CACHE_URL"])
-def test_production_settings_refuse_to_start_without_secret_key_allowed_hosts_or_a_shared_cache(missing):
+def test_production_settings_refuse_to_start_without_secret_key_allowed_hosts_or_a_shared_cache(
+    missing, tmp_path
+):
     env = {
         "DJANGO_SETTINGS_MODULE": "config.settings.production",
         "SECRET_KEY": "x" * 60,
@@ -35,17 +43,18 @@ def test_production_settings_refuse_to_start_without_secret_key_allowed_hosts_or
         "CACHE_URL": "redis://127.0.0.1:6379/1",
     }
     del env[missing]
-    result = run_manage("check", **env)
+    result = run_manage("check", database=tmp_path / "db.sqlite3", **env)
     assert result.returncode != 0
     assert f"{missing} must be set" in result.stderr
 
 
-def test_production_settings_pass_the_deploy_check_when_configured():
+def test_production_settings_pass_the_deploy_check_when_configured(tmp_path):
     result = run_manage(
         "check",
         "--deploy",
         "--fail-level",
         "WARNING",
+        database=tmp_path / "db.sqlite3",  # a new deployment's empty database
         DJANGO_SETTINGS_MODULE="config.settings.production",
         SECRET_KEY="k3y-" + "a1B2c3D4e5F6g7H8i9J0" * 3,
         ALLOWED_HOSTS="shop.example.com",

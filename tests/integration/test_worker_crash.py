@@ -85,10 +85,15 @@ def test_a_forecast_run_whose_worker_is_killed_mid_fan_out_completes_after_resta
     slow_chunks = {"PIPELINE_FORECAST_CHUNK_SIZE": "3", "PIPELINE_STAGE_DELAY_SECONDS": "1.0", **short_leases}
     first = workers.start(concurrency=2, **slow_chunks)
     run = services.run_request(kind=Run.Kind.FORECAST)
+    # Kill while a chunk is being worked on, not in the instant between two rounds of chunks (a pool
+    # process's first chunk also imports the engine, so both processes tend to finish it together).
     wait_for(
-        lambda: refreshed(run).progress_done >= 3,
+        lambda: (
+            refreshed(run).progress_done >= 3
+            and ForecastChunk.objects.filter(run=run, status=ForecastChunk.Status.RUNNING).exists()
+        ),
         timeout=90,
-        message="no chunk of the forecast finished",
+        message="no chunk of the forecast finished while another ran",
         logs=workers.logs,
     )
 
@@ -97,7 +102,8 @@ def test_a_forecast_run_whose_worker_is_killed_mid_fan_out_completes_after_resta
     assert refreshed(run).status == Run.Status.RUNNING
     assert run.progress_done < run.progress_total, "the kill must land in the middle of the fan-out"
 
-    workers.start(concurrency=2, PIPELINE_FORECAST_CHUNK_SIZE="3", **short_leases)
+    # One process is enough to finish the run; a second would only import the engine a second time.
+    workers.start(concurrency=1, PIPELINE_FORECAST_CHUNK_SIZE="3", **short_leases)
     recovering(run, workers, timeout=180)
 
     lost = chunk_task_ids(first.log(), "received") - chunk_task_ids(first.log(), "succeeded")
@@ -178,11 +184,10 @@ def test_a_whole_worker_killed_mid_fan_out_is_recovered_by_leases_not_the_visibi
     held = set(ForecastChunk.objects.filter(run=run, status="running").values_list("pk", flat=True))
 
     first.kill()
-    killed_at = time.monotonic()
 
-    second = workers.start(concurrency=2, PIPELINE_FORECAST_CHUNK_SIZE="3", **NO_REDELIVERY)
-    recovering(run, workers, timeout=120)
-    recovered_in = time.monotonic() - killed_at
+    second = workers.start(concurrency=1, PIPELINE_FORECAST_CHUNK_SIZE="3", **NO_REDELIVERY)
+    # Finishing at all proves the leases recovered it: Redis would hand the messages back after an hour.
+    recovering(run, workers, timeout=180)
 
     assert run.status == Run.Status.SUCCEEDED, run.error
     assert "restoring" not in second.log().lower(), "Redis must not have redelivered anything"
@@ -192,7 +197,6 @@ def test_a_whole_worker_killed_mid_fan_out_is_recovered_by_leases_not_the_visibi
     forecast_run = ForecastRun.objects.get(pk=run.forecast_run_id)
     stored = list(ProductForecast.objects.filter(run=forecast_run).values_list("product_id", flat=True))
     assert sorted(stored) == sorted(forecast_run_product_ids(run=forecast_run))
-    assert recovered_in < 90
 
 
 def test_a_whole_worker_killed_mid_training_is_recovered_by_the_runs_lease(workers):

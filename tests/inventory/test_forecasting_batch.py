@@ -7,6 +7,7 @@ import time
 import numpy as np
 import pandas as pd
 import pytest
+from threadpoolctl import threadpool_limits
 
 from inventory.forecasting import batch, selection
 from inventory.forecasting.methods import TSB, Croston, HoltWinters, MovingAverage, WeeklyProfileMean
@@ -141,18 +142,19 @@ def test_the_selector_records_backtest_mase_of_the_issued_forecast_and_of_the_na
     assert "arima(5,1,0)" in result.candidates
 
 
-#: Budget per method for one 300-day series, every backtest origin plus the final forecast. Measured
-#: on the 2-core reference machine at load ~5: at most 0.03 s for any method (Holt-Winters damped,
-#: ARIMA CSS), 0.07 s for the whole selection; statsmodels took 0.14 s (Holt-Winters), 0.54 s
-#: (damped) and up to seconds (ARIMA(5,1,0)) for a single fit. The budget leaves room for a busy CI
-#: machine but not for a return to per-product optimiser fits.
-BUDGET_SECONDS = 0.5
+#: CPU-time budget per method for one 300-day series, every backtest origin plus the final forecast.
+#: CPU seconds of this process, not wall time, so a busy machine does not fail it (a wall-clock budget
+#: did). Measured on the 2-core reference machine at load ~5: at most 0.03 s for any method (Holt-Winters
+#: damped, ARIMA CSS), 0.07 s for the whole selection; statsmodels took 0.14 s (Holt-Winters), 0.54 s
+#: (damped) and up to seconds (ARIMA(5,1,0)) for a single fit. The budget fails a return to per-product
+#: optimiser fits, not a slow machine.
+BUDGET_CPU_SECONDS = 0.5
 
 
 @pytest.mark.parametrize(
     "name", [*selection.CLOSED_FORM, *selection.RATES, *selection.FITTED, "selection (every candidate)"]
 )
-def test_every_method_fits_a_300_day_series_within_its_time_budget(name):
+def test_every_method_fits_a_300_day_series_within_its_cpu_time_budget(name):
     rng = np.random.default_rng(7)
     values = rng.poisson(np.tile([10, 12, 14, 16, 18, 0, 5], 43)[:300]).astype(float)[None, :]
     panel = batch.Panel(values, weekday0=0)
@@ -168,6 +170,7 @@ def test_every_method_fits_a_300_day_series_within_its_time_budget(name):
         return selection.forecast_matrix(values, next_weekday=0)
 
     fit()  # first call pays for imports and caches, which a run pays once
-    started = time.perf_counter()
-    fit()
-    assert time.perf_counter() - started < BUDGET_SECONDS
+    with threadpool_limits(limits=1):  # as in a worker process; other threads' CPU would count too
+        started = time.process_time()
+        fit()
+        assert time.process_time() - started < BUDGET_CPU_SECONDS

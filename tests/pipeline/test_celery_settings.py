@@ -12,7 +12,7 @@ from pipeline import tasks
 def test_redis_visibility_timeout_outlasts_the_longest_task_plus_the_longest_retry_delay():
     visibility = settings.CELERY_BROKER_TRANSPORT_OPTIONS["visibility_timeout"]
     longest_task = max(settings.CELERY_TASK_TIME_LIMIT, settings.CELERY_TASK_SOFT_TIME_LIMIT)
-    longest_delay = tasks.RETRY_POLICY["retry_backoff_max"]
+    longest_delay = settings.PIPELINE_RETRY_BACKOFF_MAX  # retry_delay never waits longer
     assert visibility > longest_task + longest_delay
     assert settings.CELERY_RESULT_BACKEND_TRANSPORT_OPTIONS["visibility_timeout"] == visibility
 
@@ -45,14 +45,13 @@ def test_every_run_task_acknowledges_late_and_requeues_when_its_worker_is_lost()
         assert task.reject_on_worker_lost is True, task.name
 
 
-def test_retries_are_capped_jittered_exponential_backoff_for_transient_errors_only():
+def test_transient_errors_only_are_retried_and_with_the_pipelines_own_backoff():
     task = tasks.recommender_retrain
     assert OperationalError in task.autoretry_for
     assert ConnectionError in task.autoretry_for
     assert not any(issubclass(ValueError, error) for error in task.autoretry_for)
-    assert task.retry_backoff is True
-    assert task.retry_jitter is True
-    assert task.retry_backoff_max == settings.PIPELINE_RETRY_BACKOFF_MAX
+    assert task.retry_backoff is False  # Celery's full jitter is off; RunTask.retry sets the delay
+    assert isinstance(task, tasks.RunTask)
     assert task.max_retries == settings.PIPELINE_MAX_RETRIES
 
 

@@ -1,26 +1,29 @@
 """``load_demo``: what ``make demo`` runs after ``migrate``, on the bundled samples."""
 
 import re
+from datetime import UTC, datetime
 from io import StringIO
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from django.conf import settings
 from django.contrib.auth import authenticate
 from django.core.management import CommandError, call_command
+from django.db.models import Max, Min
 
 from inventory.models import ProductSupply
 from recommender.models import CustomerRecommendation, ModelVersion
-from shop.models import Customer, Order, Product, Rating, StockRecord
+from shop.models import Cancellation, Customer, Order, Product, Rating, StockRecord
 
 pytestmark = pytest.mark.django_db
 
 SAMPLE_DIR = Path(settings.BASE_DIR) / "data" / "sample"
 
 
-def load_demo(**options) -> str:
+def load_demo(*, stderr: StringIO | None = None, **options) -> str:
     out = StringIO()
-    call_command("load_demo", stdout=out, stderr=StringIO(), **options)
+    call_command("load_demo", stdout=out, stderr=stderr or StringIO(), **options)
     return out.getvalue()
 
 
@@ -29,7 +32,12 @@ def _var_in_tmp(settings, tmp_path):
     settings.VAR_DIR = tmp_path / "var"
 
 
-def test_the_ratings_demo_trains_a_version_and_prints_logins_that_work(tmp_path):
+@pytest.mark.slow
+def test_the_ratings_demo_trains_a_version_and_prints_logins_that_work(tmp_path, settings):
+    # A two-candidate SVD search instead of six by three folds: what is asserted here is the demo's
+    # path (import, training, activation, logins), not the search, which tests/recommender covers.
+    search = {"n_iter": 2, "cv": 2, "param_distributions": {"n_factors": [20], "n_epochs": [10, 20]}}
+    settings.RECOMMENDER = {**settings.RECOMMENDER, "SVD_SEARCH": search}
     printed = load_demo(dataset="movielens")
 
     assert Rating.objects.count() == 29_920
@@ -47,9 +55,28 @@ def test_the_ratings_demo_trains_a_version_and_prints_logins_that_work(tmp_path)
     assert not list((SAMPLE_DIR / "movielens").glob("*.rejected.csv"))
 
 
-def test_the_shop_demo_stocks_products_and_gives_them_a_supplier_and_a_rerun_adds_nothing():
-    load_demo(dataset="retail", skip_training=True)
+@pytest.mark.slow
+def test_the_shop_demo_imports_the_whole_sample_stocks_it_gives_it_a_supplier_and_a_rerun_adds_nothing(
+    tmp_path,
+):
+    """One import of the bundled retail sample (99,620 rows) serves both what the demo does with it and
+    what data/sample/README.md promises about it; each import costs seconds, so the suite makes one."""
+    told = StringIO()
+    load_demo(dataset="retail", skip_training=True, stderr=told)
     counts = (Order.objects.count(), Product.objects.count(), ProductSupply.objects.count())
+
+    # The sample holds what data/sample/README.md promises: seven months of 300 products, with
+    # cancellations, guests and the data set's quirks, every row imported or rejected with a reason.
+    assert "All 99,620 rows accounted for." in told.getvalue()
+    span = Order.objects.aggregate(first=Min("placed_at"), last=Max("placed_at"))
+    assert span["first"] >= datetime(2011, 3, 1, tzinfo=UTC)
+    assert span["last"] < datetime(2011, 10, 1, tzinfo=UTC)
+    assert (span["last"] - span["first"]).days > 200
+    assert Order.objects.filter(customer__isnull=True).exists()
+    assert Cancellation.objects.filter(order_line__isnull=False).count() > 1000
+    assert Customer.objects.count() > 1000
+    reasons = set(pd.read_csv(tmp_path / "var" / "demo" / "retail_sample.rejected.csv")["reason"])
+    assert {"non_product_code", "stock_adjustment", "non_positive_price"} <= reasons
 
     load_demo(dataset="retail", skip_training=True)
 
@@ -64,9 +91,7 @@ def create_logins() -> dict[str, str]:
     """Only load_demo's login step (the data import is covered above), returning what it printed."""
     from pipeline.management.commands.load_demo import Command
 
-    out = StringIO()
-    Command(stdout=out, stderr=StringIO())._logins()
-    return out.getvalue()
+    return "\n".join(Command(stdout=StringIO(), stderr=StringIO())._logins())
 
 
 def test_a_rerun_keeps_the_logins_and_never_prints_a_password_again():

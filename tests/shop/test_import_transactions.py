@@ -255,7 +255,9 @@ def _write_as(frame: pd.DataFrame, path: Path) -> None:
     if path.suffix == ".xlsx":
         frame.to_excel(path, index=False, engine="openpyxl")
     elif path.suffix == ".parquet":
-        frame.to_parquet(path, index=False)
+        import fastparquet  # the project's parquet library (pandas' own engine would need pyarrow)
+
+        fastparquet.write(str(path), frame, write_index=False)
     else:
         frame.to_csv(path, index=False, compression="gzip")
 

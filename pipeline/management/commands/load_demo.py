@@ -1,14 +1,19 @@
 """Load the bundled sample of real shop data, stock it, train every model and create demo logins.
 
-``make demo`` calls this after ``migrate``. Running it again imports nothing twice
-(the importers match natural keys), keeps the logins and trains a new version.
+``make demo`` calls this after ``migrate`` with ``--serve HOST:PORT``: it then starts the development
+server there and prints "Demo ready" with the address and the logins only once the server answers.
+Running it again imports nothing twice (the importers match natural keys), keeps the logins and
+trains a new version.
 """
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
@@ -107,8 +112,20 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--dataset", choices=sorted(DATASETS), default="retail")
         parser.add_argument("--skip-training", action="store_true", help="Only load data and logins.")
+        parser.add_argument(
+            "--serve",
+            metavar="HOST:PORT",
+            help="Then run the development server there (as `runserver HOST:PORT` would) and print "
+            "'Demo ready' with the address once it answers; Ctrl-C stops it.",
+        )
+        parser.add_argument(
+            "--serve-timeout",
+            type=float,
+            default=300.0,
+            help="Seconds to wait for the server to answer before giving up (default 300).",
+        )
 
-    def handle(self, *args, dataset: str, skip_training: bool, **options) -> None:
+    def handle(self, *args, dataset: str, skip_training: bool, serve: str | None, **options) -> None:
         if settings.IS_PRODUCTION:
             raise CommandError(
                 "load_demo refuses to run under the production settings: it creates logins and sample data. "
@@ -135,7 +152,11 @@ class Command(BaseCommand):
             if not skip_training:
                 self._train(forecast=dataset == "retail")
         self.stdout.write(self.clock.summary())
-        self._logins()
+        logins = self._logins()
+        if serve is None:
+            self._announce(logins, base_url=None)
+            return
+        self._serve(serve, logins, timeout=options["serve_timeout"])
 
     def _say(self, message: str) -> None:
         # Lift the progress bars (drawn on sys.stderr) out of the way, write, and let them redraw.
@@ -224,8 +245,11 @@ class Command(BaseCommand):
             for bar in bars.values():
                 bar.close()
 
-    def _logins(self) -> None:
-        """Create the demo logins once per database, with generated passwords printed only then."""
+    def _logins(self) -> list[str]:
+        """Create the demo logins once per database, with generated passwords shown only now.
+
+        Returns the lines that describe them (printed with the addresses once the server answers).
+        """
         users = get_user_model()
         passwords: dict[str, str] = {}
         staff = users.objects.filter(username=demo.STAFF_USERNAME).first()
@@ -256,16 +280,74 @@ class Command(BaseCommand):
                 return f"login {username} / {passwords[username]}"
             return f"login {username} (password shown once; reset: manage.py changepassword {username})"
 
-        out = self.stdout.write
-        out("")
-        out("Demo ready. Serving on http://127.0.0.1:8000")
-        out(f"  Admin:  http://127.0.0.1:8000/admin/   {login(staff.get_username())}")
+        lines = [f"  Admin:  {{base}}/admin/   {login(staff.get_username())}"]
         if customer:
-            out(
-                f"  API:    http://127.0.0.1:8000/api/me/recommendations/   {login(demo.CUSTOMER_USERNAME)} "
+            lines.append(
+                f"  API:    {{base}}/api/me/recommendations/   {login(demo.CUSTOMER_USERNAME)} "
                 f"(customer {customer.external_id})"
             )
-            out("          POST /api/auth/token/ with them, then send 'Authorization: Token <token>'")
+            lines.append(
+                "          POST /api/auth/token/ with them, then send 'Authorization: Token <token>'"
+            )
         if passwords:
-            out("  These passwords were generated for this database and are shown only now.")
-        out("  Schema: http://127.0.0.1:8000/api/docs/")
+            lines.append("  These passwords were generated for this database and are shown only now.")
+        lines.append("  Schema: {base}/api/docs/ (Swagger UI), {base}/api/redoc/ (ReDoc)")
+        return lines
+
+    def _announce(self, logins: list[str], *, base_url: str | None) -> None:
+        out = self.stdout.write
+        out("")
+        if base_url is None:
+            out("Demo data loaded. Serve it with `python manage.py runserver HOST:PORT`, then open:")
+        else:
+            out(f"Demo ready. Serving on {base_url}")
+        for line in logins:
+            out(line.replace("{base}", base_url or ""))
+        self.stdout.flush()  # a pipe (CI, a log file) must see the line now, not when the server stops
+
+    def _serve(self, addrport: str, logins: list[str], *, timeout: float) -> None:
+        """Run ``runserver addrport`` and announce the demo once it answers; return when it stops."""
+        host, _, port = addrport.rpartition(":")
+        if not host or not port.isdigit():
+            raise CommandError(f"--serve takes HOST:PORT, e.g. 127.0.0.1:8000 (got {addrport!r}).")
+        # A server on every interface answers on the loopback address too; print what was asked for.
+        probe_host = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]", "": "127.0.0.1"}.get(host, host)
+        server = subprocess.Popen(
+            [sys.executable, str(Path(settings.BASE_DIR) / "manage.py"), "runserver", addrport]
+        )
+        announced = False
+        try:
+            answering = self._wait_until_answering(server, f"http://{probe_host}:{port}/api/health/", timeout)
+            announced = True
+            if not answering:
+                self._announce(logins, base_url=None)
+                raise CommandError(
+                    f"The server on {addrport} did not answer within {timeout:.0f} s"
+                    + (f" (it exited with status {server.returncode})" if server.poll() is not None else "")
+                    + "; the logins above are the demo's."
+                )
+            self._announce(logins, base_url=f"http://{host}:{port}")
+            server.wait()
+        except KeyboardInterrupt:  # Ctrl-C reaches the server too (same process group): let it stop
+            if not announced:  # stopped before it answered: the generated passwords are shown only once
+                self._announce(logins, base_url=None)
+        finally:
+            if server.poll() is None:
+                try:
+                    server.wait(timeout=10)
+                except (subprocess.TimeoutExpired, KeyboardInterrupt):
+                    server.terminate()
+                    server.wait()
+
+    @staticmethod
+    def _wait_until_answering(server: subprocess.Popen, url: str, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                with urllib.request.urlopen(url, timeout=2) as response:
+                    if response.status == 200:
+                        return True
+            except (urllib.error.URLError, OSError):
+                pass
+            time.sleep(0.25)
+        return False
