@@ -11,7 +11,7 @@ from django.db.models import CharField, Count, F, Max, Min, OuterRef, QuerySet, 
 from django.db.models.functions import Cast, Substr, TruncDate
 from django.utils import timezone
 
-from shop.models import Cancellation, Order, OrderLine, Product, StockRecord
+from shop.models import Cancellation, Category, Order, OrderLine, Product, StockRecord
 
 from .models import CategoryServiceLevel, ForecastRun, ProductForecast, ProductSupply, PurchaseOrderLine
 from .policy import SupplyTerms
@@ -143,16 +143,36 @@ class ProductPolicyInputs:
 
 
 def service_levels_for(*, product_ids: list[int]) -> dict[int, float]:
-    """Each product's service level: its own override, else its category's, else the global default."""
+    """Each product's service level: its own override, else its category's (or the nearest ancestor
+    category's), else the global default."""
     default = float(settings.INVENTORY["DEFAULT_SERVICE_LEVEL"])
     own = dict(
         ProductSupply.objects.filter(product_id__in=product_ids, service_level__isnull=False).values_list(
             "product_id", "service_level"
         )
     )
-    by_category = dict(CategoryServiceLevel.objects.values_list("category_id", "service_level"))
     categories = dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "category_id"))
+    by_category = category_service_levels()
     return {pid: own.get(pid, by_category.get(categories.get(pid), default)) for pid in product_ids}
+
+
+def category_service_levels() -> dict[int, float]:
+    """Each category's service level: its own, else the nearest ancestor's that has one ("Home" covers
+    "Home > Kitchen"); categories with none in their line are left out."""
+    own = dict(CategoryServiceLevel.objects.values_list("category_id", "service_level"))
+    if not own:
+        return {}
+    parents = dict(Category.objects.values_list("pk", "parent_id"))
+    levels: dict[int, float] = {}
+    for category in parents:
+        seen, current = set(), category
+        while current is not None and current not in seen:  # a hand-made cycle must not hang a run
+            if current in own:
+                levels[category] = own[current]
+                break
+            seen.add(current)
+            current = parents.get(current)
+    return levels
 
 
 def lead_times_for(*, product_ids: list[int]) -> dict[int, int]:

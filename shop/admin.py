@@ -18,7 +18,7 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
-from . import services
+from . import services, services_catalogue
 from .admin_panels import PanelsAdminMixin
 from .models import (
     Cancellation,
@@ -31,6 +31,7 @@ from .models import (
     StockMovement,
     StockRecord,
 )
+from .selectors import category_subtree_q
 
 
 def per_row(model, *, outer: str, total: str | None = None) -> Coalesce:
@@ -55,15 +56,49 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 @admin.register(Category)
 class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "product_count"]
+    """Categories are paths ("Home > Kitchen"); adding one adds its missing parents. A path is not
+    renamed here (its sub-categories and filters hang on it): import categories with the new path."""
+
+    list_display = ["name", "parent", "product_count"]
     search_fields = ["name"]
+    fields = ["name", "parent"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Category | None = None):
+        return ["parent"] if obj is None else ["name", "parent"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
-        return super().get_queryset(request).annotate(product_count=per_row(Product, outer="category"))
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("parent")
+            .annotate(product_count=per_row(Product, outer="category"))
+        )
 
-    @admin.display(ordering="product_count", description="products")
+    @admin.display(ordering="product_count", description="products (this level)")
     def product_count(self, obj: Category) -> int:
         return obj.product_count
+
+    def save_model(self, request: HttpRequest, obj: Category, form, change: bool) -> None:
+        if not change:
+            created = services_catalogue.category_create(name=form.cleaned_data["name"])
+            obj.pk, obj.name, obj.parent_id = created.pk, created.name, created.parent_id
+
+
+class CategoryTreeFilter(admin.SimpleListFilter):
+    """A category and everything under it ("Home" lists "Home > Kitchen" products too)."""
+
+    title = "category"
+    parameter_name = "category"
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), name) for pk, name in Category.objects.values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        name = Category.objects.filter(pk=self.value()).values_list("name", flat=True).first()
+        return queryset.filter(category_subtree_q(name)) if name else queryset.none()
 
 
 class StockStateFilter(admin.SimpleListFilter):
@@ -101,7 +136,7 @@ class StockAdjustmentForm(forms.Form):
 @admin.register(Product)
 class ProductAdmin(PanelsAdminMixin, admin.ModelAdmin):
     list_display = ["sku", "name", "category", "price", "active", "on_hand", "reserved"]
-    list_filter = ["active", StockStateFilter, "category"]
+    list_filter = ["active", StockStateFilter, CategoryTreeFilter]
     search_fields = ["sku", "name", "description"]
     list_select_related = ["category", "stock"]
     # No list_editable "active": a form per row cost most of the list's time, and taking a product
