@@ -7,13 +7,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import CharField, Count, F, Max, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import CharField, Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Cast, Substr, TruncDate
 from django.utils import timezone
 
 from shop.models import Cancellation, Category, Order, OrderLine, Product, StockRecord
 
-from .models import CategoryServiceLevel, ForecastRun, ProductForecast, ProductSupply, PurchaseOrderLine
+from .models import (
+    CategoryServiceLevel,
+    ForecastRun,
+    ProductForecast,
+    ProductSupply,
+    PurchaseOrderLine,
+    Supplier,
+)
 from .policy import SupplyTerms
 
 if TYPE_CHECKING:
@@ -275,3 +282,101 @@ def demand_inputs_fingerprint(*, before: date) -> dict[str, int]:
         "cancelled_units": int(back["units"] or 0),
         "last_cancellation": back["last"] or 0,
     }
+
+
+@dataclass(frozen=True)
+class MissingData:
+    """Something the worklist or the recommendations need that the shop has not loaded yet, and the fix."""
+
+    key: str
+    message: str  # what is missing, e.g. "1,843 products have no supplier"
+    fix: str  # the import that fixes it, e.g. "import supply terms"
+    url: str  # that import in the admin
+    why: str = ""  # what it costs meanwhile
+
+
+def _products(count: int, which: str = "") -> str:
+    """ "1 product has", "1,843 products have" (with ``which`` between the noun and the verb)."""
+    return f"{count:,} product {which}has" if count == 1 else f"{count:,} products {which}have"
+
+
+def missing_shop_data() -> list[MissingData]:
+    """What a shop that brought only its transactions still lacks, in a handful of counts.
+
+    Products count when they are active and sold (they have order lines): the worklist suggests
+    only what sells. Each item names the import that fixes it and links to the admin's import.
+    """
+    from django.urls import reverse
+
+    sold = Product.objects.active().filter(order_lines__isnull=False).order_by().values("pk").distinct()
+    terms_url = reverse("admin:inventory_productsupply_import")
+    gaps: list[MissingData] = []
+    uncounted = Product.objects.filter(pk__in=sold, stock__isnull=True).count()
+    if uncounted and not StockRecord.objects.filter(product__in=sold).exists():
+        gaps.append(
+            MissingData(
+                "stock",
+                "No stock count yet",
+                "import a stock count",
+                reverse("admin:shop_stockrecord_import"),
+                "until then nothing is on hand, so nothing can be ordered through the API or recommended",
+            )
+        )
+    elif uncounted:
+        gaps.append(
+            MissingData(
+                "stock",
+                f"{_products(uncounted)} no stock count",
+                "import a stock count",
+                reverse("admin:shop_stockrecord_import"),
+                "they show nothing on hand",
+            )
+        )
+    if not Supplier.objects.exists():
+        gaps.append(
+            MissingData(
+                "suppliers",
+                "No suppliers yet",
+                "import suppliers",
+                reverse("admin:inventory_supplier_import"),
+                "then their supply terms",
+            )
+        )
+    no_supplier = (
+        Product.objects.filter(pk__in=sold)
+        .filter(Q(supply__isnull=True) | Q(supply__supplier__isnull=True))
+        .count()
+    )
+    if no_supplier:
+        gaps.append(
+            MissingData(
+                "terms",
+                f"{_products(no_supplier)} no supplier",
+                "import supply terms",
+                terms_url,
+                "their suggestions cannot become purchase orders",
+            )
+        )
+    no_cost = Product.objects.filter(pk__in=sold, supply__supplier__isnull=False, supply__unit_cost=0).count()
+    if no_cost:
+        gaps.append(
+            MissingData(
+                "costs",
+                f"{_products(no_cost, 'with a supplier ')} no unit cost",
+                "import supply terms",
+                terms_url,
+                "their suggestions are worth 0.00",
+            )
+        )
+    no_category = Product.objects.filter(pk__in=sold, category__isnull=True).count()
+    if no_category:
+        gaps.append(
+            MissingData(
+                "categories",
+                f"{_products(no_category)} no category",
+                "import categories",
+                reverse("admin:shop_category_import"),
+                "category filters, category service levels and content similarity miss them",
+            )
+        )
+    return gaps

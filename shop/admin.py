@@ -20,6 +20,7 @@ from django.utils.html import format_html, format_html_join
 
 from . import services, services_catalogue
 from .admin_panels import PanelsAdminMixin
+from .importing.admin import CategoryResource, KeyedImportAdminMixin, StockCountResource
 from .models import (
     Cancellation,
     Category,
@@ -55,12 +56,13 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
+class CategoryAdmin(KeyedImportAdminMixin, admin.ModelAdmin):
     """Categories are paths ("Home > Kitchen"); adding one adds its missing parents. A path is not
     renamed here (its sub-categories and filters hang on it): import categories with the new path."""
 
     list_display = ["name", "parent", "product_count"]
     search_fields = ["name"]
+    resource_classes = [CategoryResource]
     fields = ["name", "parent"]
     show_full_result_count = False
 
@@ -437,7 +439,10 @@ class RatingAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StockRecord)
-class StockRecordAdmin(admin.ModelAdmin):
+class StockRecordAdmin(KeyedImportAdminMixin, admin.ModelAdmin):
+    """Stock changes through services only; "Import" loads a stock count (stocktake movements)."""
+
+    resource_classes = [StockCountResource]
     list_display = ["product", "on_hand", "reserved", "available", "updated_at"]
     search_fields = ["product__sku", "product__name"]
     list_select_related = ["product"]

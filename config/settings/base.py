@@ -44,6 +44,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "django_celery_beat",
     "corsheaders",
+    "import_export",
     "shop",
     "recommender",
     "inventory",

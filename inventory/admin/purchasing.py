@@ -19,7 +19,10 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils.html import format_html
 
+from shop.importing.admin import KeyedImportAdminMixin
+
 from .. import selectors, services
+from ..importing_admin import SupplierResource, SupplyTermsResource
 from ..models import (
     ProductSupply,
     PurchaseOrder,
@@ -30,7 +33,8 @@ from .common import format_money, format_units
 
 
 @admin.register(Supplier)
-class SupplierAdmin(admin.ModelAdmin):
+class SupplierAdmin(KeyedImportAdminMixin, admin.ModelAdmin):
+    resource_classes = [SupplierResource]
     list_display = ["name", "lead_time_days", "email", "active"]
     list_filter = ["active"]
     search_fields = ["name"]
@@ -38,7 +42,8 @@ class SupplierAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProductSupply)
-class ProductSupplyAdmin(admin.ModelAdmin):
+class ProductSupplyAdmin(KeyedImportAdminMixin, admin.ModelAdmin):
+    resource_classes = [SupplyTermsResource]
     list_display = [
         "product",
         "supplier",
@@ -51,7 +56,7 @@ class ProductSupplyAdmin(admin.ModelAdmin):
     ]
     list_filter = ["supplier"]
     search_fields = ["product__sku", "product__name"]
-    raw_id_fields = ["product"]
+    autocomplete_fields = ["product", "supplier"]  # by SKU or name, never a database id
     list_select_related = ["product", "supplier"]
     show_full_result_count = False
 
