@@ -11,6 +11,7 @@ from decimal import Decimal
 
 from django.conf import settings
 
+from shop.importing.services import update_rows
 from shop.importing.tables import (
     CHANGED,
     NEW,
@@ -29,6 +30,7 @@ from .models import ProductSupply, Supplier
 
 SUPPLIER_FIELDS = ("email", "lead_time_days")
 TERMS_FIELDS = ("supplier", "unit_cost", "minimum_order", "pack_size", "lead_time_days")
+TERMS_COLUMNS = ("supplier_id", "unit_cost", "minimum_order", "pack_size", "lead_time_days")
 # Found by the import itself: full_clean would query each of them again, row by row.
 LOOKED_UP = ["product", "supplier"]
 
@@ -181,7 +183,11 @@ def supply_terms_import(
                 )
             )
         ProductSupply.objects.bulk_create(new, batch_size=1000)
-        ProductSupply.objects.bulk_update(changed, list(TERMS_FIELDS), batch_size=1000)
+        update_rows(
+            ProductSupply,
+            TERMS_COLUMNS,
+            [(*(getattr(supply, name) for name in TERMS_COLUMNS), supply.pk) for supply in changed],
+        )
         return result
 
     return run_import(write, dry_run=dry_run, before_commit=before_commit)
