@@ -12,6 +12,7 @@ the per-row uniqueness queries that bulk matching replaces).
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -75,7 +76,9 @@ def _lookup(model: type[models.Model], field_name: str, values: Iterable[Any], *
     return found
 
 
+@functools.lru_cache(maxsize=65536)
 def _money(value: float) -> Decimal:
+    """A price as a Decimal of cents; a file has a few thousand distinct prices, so each is made once."""
     return Decimal(f"{value:.2f}")
 
 
@@ -354,12 +357,26 @@ def _relink_chunk(customers: list[int], wanted: np.ndarray, batch_size: int) -> 
     left = left[np.isin(_pair_codes(left["customer"].to_numpy(), left["product"].to_numpy()), wanted)]
     if left.empty:
         return
-    # By customer only: with the product list too, SQLite walks the product index through most lines.
-    sales = OrderLine.objects.filter(order__customer_id__in=customers).values_list(
-        "pk", "order__customer_id", "product_id", "order__placed_at", "order__number", "line_number"
+    # Orders by customer, then their lines by order: each through its own index. A join filtered on the
+    # customer let SQLite walk every order line once per chunk, which grows with the square of the shop.
+    orders = pd.DataFrame(
+        list(
+            Order.objects.filter(customer_id__in=customers).values_list(
+                "pk", "customer_id", "placed_at", "number"
+            )
+        ),
+        columns=["order", "customer", "at", "number"],
     )
-    right = pd.DataFrame(list(sales), columns=["line", "customer", "product", "at", "number", "line_number"])
-    right = right[right["product"].isin(products)]
+    lines: list[tuple] = []
+    for chunk in _chunks(orders["order"].tolist(), LOOKUP_CHUNK):
+        lines.extend(
+            OrderLine.objects.filter(order_id__in=chunk).values_list(
+                "pk", "order_id", "product_id", "line_number"
+            )
+        )
+    right = pd.DataFrame(lines, columns=["line", "order", "product", "line_number"])
+    right = right[right["product"].isin(products)].merge(orders, on="order")
+    right = right[["line", "customer", "product", "at", "number", "line_number"]]
     # Typed explicitly: with no sales at all the empty frame's columns are objects, which merge_asof refuses.
     right = right.astype({"line": "int64", "customer": "int64", "product": "int64"})
     at = "datetime64[ns, UTC]"  # one resolution on both sides, whatever the driver returned
@@ -375,14 +392,11 @@ def _relink_chunk(customers: list[int], wanted: np.ndarray, batch_size: int) -> 
         direction="backward",
     )
     line = merged["line"].fillna(-1).astype("int64")
-    changed = merged[line != merged["linked"].fillna(-1).astype("int64")]
-    Cancellation.objects.bulk_update(
-        [
-            Cancellation(pk=int(pk), order_line_id=None if pd.isna(line) else int(line))
-            for pk, line in _rows(changed, "pk", "line")
-        ],
+    changed = merged.assign(line=line)[line != merged["linked"].fillna(-1).astype("int64")]
+    update_rows(
+        Cancellation,
         ["order_line"],
-        batch_size=batch_size,
+        [(None if line < 0 else int(line), int(pk)) for pk, line in _rows(changed, "pk", "line")],
     )
 
 
