@@ -449,3 +449,39 @@ def test_a_file_of_cancellations_whose_customer_bought_nothing_imports_them_unli
     output = run_import(write(tmp_path, "returns.csv", frame([ROWS[11], ROWS[12]])))
     assert "cancellations: 2 new (0 linked to their sale), 0 already present, 0 conflicting" in output
     assert not Cancellation.objects.filter(order_line__isnull=False).exists()
+
+
+# --- encodings (issue 21) ----------------------------------------------------------------------
+
+
+def test_a_windows_1252_export_is_refused_without_encoding_and_imports_with_it(tmp_path):
+    rows = [
+        ("100001", "10001", "CAFÉ AU LAIT BOWL", "6", "2011-03-01 09:00:00", "2.55", "12001", "Côte d'Ivoire")
+    ]
+    path = tmp_path / "windows.csv"
+    path.write_bytes(frame(rows).to_csv(index=False).encode("cp1252"))
+
+    with pytest.raises(
+        CommandError, match=r"Nothing imported: windows.csv: .*not utf-8 text.*--encoding cp1252"
+    ):
+        run_import(path)
+    assert not Order.objects.exists()
+
+    output = run_import(path, "--encoding", "cp1252")
+    assert "All 1 rows accounted for." in output
+    assert Product.objects.get().name == "CAFÉ AU LAIT BOWL"
+    assert Customer.objects.get().country == "Côte d'Ivoire"
+
+
+def test_a_byte_order_mark_says_the_encoding_and_never_reaches_the_first_column_name(tmp_path):
+    text = frame(ROWS[:2]).to_csv(index=False)
+    for name, data in [("utf8.csv", b"\xef\xbb\xbf" + text.encode()), ("utf16.csv", text.encode("utf-16"))]:
+        path = tmp_path / name
+        path.write_bytes(data)
+        assert "All 2 rows accounted for." in run_import(path)
+    assert Order.objects.get().number == "100001"
+
+
+def test_an_unknown_encoding_name_stops_before_reading(tmp_path):
+    with pytest.raises(CommandError, match="Nothing imported: unknown encoding 'latin-9000'"):
+        run_import(write(tmp_path, "whole.csv", frame()), "--encoding", "latin-9000")
