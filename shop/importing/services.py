@@ -12,6 +12,7 @@ the per-row uniqueness queries that bulk matching replaces).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -414,11 +415,37 @@ def transactions_import(
     ``before_commit`` runs inside the transaction with the result (write the rejects, check the
     accounting): if it raises, nothing is committed.
     """
-    with transaction.atomic():
+    with _sqlite_cache(), transaction.atomic():
         result = _write_transactions(plan=plan, progress=progress, batch_size=batch_size)
         if before_commit is not None:
             before_commit(result)
     return result
+
+
+SQLITE_IMPORT_CACHE_KIB = 128 * 1024
+
+
+@contextlib.contextmanager
+def _sqlite_cache() -> Iterator[None]:
+    """On SQLite, a 128 MiB page cache for the import's connection while it writes.
+
+    Lines arrive in file order, so the product index takes them at random pages: with SQLite's
+    default 2 MiB cache, each insert evicted and re-read index pages, and a 3.7 million line
+    import wrote 2.5 GB for a 400 MB database. The index fits in this cache up to millions of
+    lines; PostgreSQL manages its own buffers.
+    """
+    if connection.vendor != "sqlite":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("PRAGMA cache_size")
+        previous = cursor.fetchone()[0]
+        cursor.execute(f"PRAGMA cache_size = -{SQLITE_IMPORT_CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"PRAGMA cache_size = {int(previous)}")
 
 
 def _against_stored(
