@@ -127,7 +127,12 @@ def supply_terms_import(
             products.update(Product.objects.filter(sku__in=chunk).values_list("sku", "pk"))
         terms: dict[int, ProductSupply] = {}
         for chunk in chunked(list(products.values())):
-            terms.update({t.product_id: t for t in ProductSupply.objects.filter(product_id__in=chunk)})
+            terms.update(
+                {
+                    t.product_id: t
+                    for t in ProductSupply.objects.filter(product_id__in=chunk).select_related("supplier")
+                }
+            )
         new, changed = [], []
         for values in plan.rows.to_dict("records"):
             row, sku = values["row"], values["sku"]
