@@ -13,6 +13,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from shop.models import Product
+from shop.selectors import category_subtree_q
 
 from . import selectors
 from .models import ReorderSuggestion, Supplier
@@ -23,17 +24,19 @@ _NOT_STAFF = OpenApiResponse(description="Not logged in, or the user is not staf
 
 class ReorderSuggestionFilter(django_filters.FilterSet):
     supplier = django_filters.ModelChoiceFilter(queryset=Supplier.objects.all(), label="Supplier id")
-    # By name, case-insensitive, like the category filter of /api/products/.
+    # By name, case-insensitive, like the category filter of /api/products/: sub-categories included.
     category = django_filters.CharFilter(
-        field_name="product__category__name",
-        lookup_expr="iexact",
+        method="filter_category",
         max_length=120,
-        label="Product category name",
+        label="Product category name (a path such as 'Home > Kitchen'; sub-categories included)",
     )
 
     class Meta:
         model = ReorderSuggestion
         fields = ["supplier", "category"]
+
+    def filter_category(self, queryset, name, value):
+        return queryset.filter(category_subtree_q(value, field="product__category__name"))
 
 
 @extend_schema_view(

@@ -7,13 +7,20 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import CharField, Count, F, Max, Min, OuterRef, QuerySet, Subquery, Sum
+from django.db.models import CharField, Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Cast, Substr, TruncDate
 from django.utils import timezone
 
-from shop.models import Cancellation, Order, OrderLine, Product, StockRecord
+from shop.models import Cancellation, Category, Order, OrderLine, Product, StockRecord
 
-from .models import CategoryServiceLevel, ForecastRun, ProductForecast, ProductSupply, PurchaseOrderLine
+from .models import (
+    CategoryServiceLevel,
+    ForecastRun,
+    ProductForecast,
+    ProductSupply,
+    PurchaseOrderLine,
+    Supplier,
+)
 from .policy import SupplyTerms
 
 if TYPE_CHECKING:
@@ -143,16 +150,36 @@ class ProductPolicyInputs:
 
 
 def service_levels_for(*, product_ids: list[int]) -> dict[int, float]:
-    """Each product's service level: its own override, else its category's, else the global default."""
+    """Each product's service level: its own override, else its category's (or the nearest ancestor
+    category's), else the global default."""
     default = float(settings.INVENTORY["DEFAULT_SERVICE_LEVEL"])
     own = dict(
         ProductSupply.objects.filter(product_id__in=product_ids, service_level__isnull=False).values_list(
             "product_id", "service_level"
         )
     )
-    by_category = dict(CategoryServiceLevel.objects.values_list("category_id", "service_level"))
     categories = dict(Product.objects.filter(pk__in=product_ids).values_list("pk", "category_id"))
+    by_category = category_service_levels()
     return {pid: own.get(pid, by_category.get(categories.get(pid), default)) for pid in product_ids}
+
+
+def category_service_levels() -> dict[int, float]:
+    """Each category's service level: its own, else the nearest ancestor's that has one ("Home" covers
+    "Home > Kitchen"); categories with none in their line are left out."""
+    own = dict(CategoryServiceLevel.objects.values_list("category_id", "service_level"))
+    if not own:
+        return {}
+    parents = dict(Category.objects.values_list("pk", "parent_id"))
+    levels: dict[int, float] = {}
+    for category in parents:
+        seen, current = set(), category
+        while current is not None and current not in seen:  # a hand-made cycle must not hang a run
+            if current in own:
+                levels[category] = own[current]
+                break
+            seen.add(current)
+            current = parents.get(current)
+    return levels
 
 
 def lead_times_for(*, product_ids: list[int]) -> dict[int, int]:
@@ -259,13 +286,13 @@ def demand_inputs_fingerprint(*, before: date) -> dict[str, int]:
 
 
 def recent_sales(*, before: date, days: int, product_ids: list[int]) -> dict[int, int]:
-    """Units sold per product in the ``days`` before ``before`` (orders not cancelled); absent: none."""
+    """Units sold per product in the ``days`` before ``before`` (paid orders, as demand); absent: none."""
     start = _start_of(before - timedelta(days=days))
     return dict(
-        OrderLine.objects.filter(
+        OrderLine.objects.of_paid_orders()
+        .filter(
             product_id__in=product_ids, order__placed_at__gte=start, order__placed_at__lt=_start_of(before)
         )
-        .exclude(order__status=Order.Status.CANCELLED)
         .values("product_id")
         .annotate(units=Sum("quantity"))
         .values_list("product_id", "units")
@@ -275,8 +302,8 @@ def recent_sales(*, before: date, days: int, product_ids: list[int]) -> dict[int
 def last_sale_days(*, before: date, product_ids: list[int]) -> dict[int, date]:
     """The UTC day of each product's last sale before ``before``; absent: never sold before it."""
     latest = (
-        OrderLine.objects.filter(product_id__in=product_ids, order__placed_at__lt=_start_of(before))
-        .exclude(order__status=Order.Status.CANCELLED)
+        OrderLine.objects.of_paid_orders()
+        .filter(product_id__in=product_ids, order__placed_at__lt=_start_of(before))
         .values("product_id")
         .annotate(last=Max("order__placed_at"))
         .values_list("product_id", "last")
@@ -310,3 +337,101 @@ def previous_daily_forecasts(*, run: ForecastRun, product_ids: list[int]) -> dic
         if pid not in found or rank[run_id] < found[pid][0]:
             found[pid] = (rank[run_id], float(sum(values)) / len(values) if values else 0.0)
     return {pid: daily for pid, (_, daily) in found.items()}
+
+
+@dataclass(frozen=True)
+class MissingData:
+    """Something the worklist or the recommendations need that the shop has not loaded yet, and the fix."""
+
+    key: str
+    message: str  # what is missing, e.g. "1,843 products have no supplier"
+    fix: str  # the import that fixes it, e.g. "import supply terms"
+    url: str  # that import in the admin
+    why: str = ""  # what it costs meanwhile
+
+
+def _products(count: int, which: str = "") -> str:
+    """ "1 product has", "1,843 products have" (with ``which`` between the noun and the verb)."""
+    return f"{count:,} product {which}has" if count == 1 else f"{count:,} products {which}have"
+
+
+def missing_shop_data() -> list[MissingData]:
+    """What a shop that brought only its transactions still lacks, in a handful of counts.
+
+    Products count when they are active and sold (they have order lines): the worklist suggests
+    only what sells. Each item names the import that fixes it and links to the admin's import.
+    """
+    from django.urls import reverse
+
+    sold = Product.objects.active().filter(order_lines__isnull=False).order_by().values("pk").distinct()
+    terms_url = reverse("admin:inventory_productsupply_import")
+    gaps: list[MissingData] = []
+    uncounted = Product.objects.filter(pk__in=sold, stock__isnull=True).count()
+    if uncounted and not StockRecord.objects.filter(product__in=sold).exists():
+        gaps.append(
+            MissingData(
+                "stock",
+                "No stock count yet",
+                "import a stock count",
+                reverse("admin:shop_stockrecord_import"),
+                "until then nothing is on hand, so nothing can be ordered through the API or recommended",
+            )
+        )
+    elif uncounted:
+        gaps.append(
+            MissingData(
+                "stock",
+                f"{_products(uncounted)} no stock count",
+                "import a stock count",
+                reverse("admin:shop_stockrecord_import"),
+                "they show nothing on hand",
+            )
+        )
+    if not Supplier.objects.exists():
+        gaps.append(
+            MissingData(
+                "suppliers",
+                "No suppliers yet",
+                "import suppliers",
+                reverse("admin:inventory_supplier_import"),
+                "then their supply terms",
+            )
+        )
+    no_supplier = (
+        Product.objects.filter(pk__in=sold)
+        .filter(Q(supply__isnull=True) | Q(supply__supplier__isnull=True))
+        .count()
+    )
+    if no_supplier:
+        gaps.append(
+            MissingData(
+                "terms",
+                f"{_products(no_supplier)} no supplier",
+                "import supply terms",
+                terms_url,
+                "their suggestions cannot become purchase orders",
+            )
+        )
+    no_cost = Product.objects.filter(pk__in=sold, supply__supplier__isnull=False, supply__unit_cost=0).count()
+    if no_cost:
+        gaps.append(
+            MissingData(
+                "costs",
+                f"{_products(no_cost, 'with a supplier ')} no unit cost",
+                "import supply terms",
+                terms_url,
+                "their suggestions are worth 0.00",
+            )
+        )
+    no_category = Product.objects.filter(pk__in=sold, category__isnull=True).count()
+    if no_category:
+        gaps.append(
+            MissingData(
+                "categories",
+                f"{_products(no_category)} no category",
+                "import categories",
+                reverse("admin:shop_category_import"),
+                "category filters, category service levels and content similarity miss them",
+            )
+        )
+    return gaps

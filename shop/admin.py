@@ -22,8 +22,9 @@ from django.urls import path, reverse
 from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from . import formats, order_states, selectors, services
+from . import formats, order_states, selectors, services, services_catalogue
 from .admin_panels import PanelsAdminMixin
+from .importing.admin import CategoryResource, KeyedImportAdminMixin, StockCountResource
 from .models import (
     Cancellation,
     Category,
@@ -38,6 +39,7 @@ from .models import (
     StockMovement,
     StockRecord,
 )
+from .selectors import category_subtree_q
 
 
 def per_row(model, *, outer: str, total: str | None = None) -> Coalesce:
@@ -65,16 +67,51 @@ class ReadOnlyAdmin(admin.ModelAdmin):
 
 
 @admin.register(Category)
-class CategoryAdmin(admin.ModelAdmin):
-    list_display = ["name", "product_count"]
+class CategoryAdmin(KeyedImportAdminMixin, admin.ModelAdmin):
+    """Categories are paths ("Home > Kitchen"); adding one adds its missing parents. A path is not
+    renamed here (its sub-categories and filters hang on it): import categories with the new path."""
+
+    list_display = ["name", "parent", "product_count"]
     search_fields = ["name"]
+    resource_classes = [CategoryResource]
+    fields = ["name", "parent"]
+    show_full_result_count = False
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Category | None = None):
+        return ["parent"] if obj is None else ["name", "parent"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Category]:
-        return super().get_queryset(request).annotate(product_count=per_row(Product, outer="category"))
+        return (
+            super()
+            .get_queryset(request)
+            .select_related("parent")
+            .annotate(product_count=per_row(Product, outer="category"))
+        )
 
-    @admin.display(ordering="product_count", description="products")
+    @admin.display(ordering="product_count", description="products (this level)")
     def product_count(self, obj: Category) -> int:
         return obj.product_count
+
+    def save_model(self, request: HttpRequest, obj: Category, form, change: bool) -> None:
+        if not change:
+            created = services_catalogue.category_create(name=form.cleaned_data["name"])
+            obj.pk, obj.name, obj.parent_id = created.pk, created.name, created.parent_id
+
+
+class CategoryTreeFilter(admin.SimpleListFilter):
+    """A category and everything under it ("Home" lists "Home > Kitchen" products too)."""
+
+    title = "category"
+    parameter_name = "category"
+
+    def lookups(self, request, model_admin):
+        return [(str(pk), name) for pk, name in Category.objects.values_list("pk", "name")]
+
+    def queryset(self, request, queryset):
+        if not self.value():
+            return queryset
+        name = Category.objects.filter(pk=self.value()).values_list("name", flat=True).first()
+        return queryset.filter(category_subtree_q(name)) if name else queryset.none()
 
 
 class StockStateFilter(admin.SimpleListFilter):
@@ -112,7 +149,7 @@ class StockAdjustmentForm(forms.Form):
 @admin.register(Product)
 class ProductAdmin(PanelsAdminMixin, admin.ModelAdmin):
     list_display = ["sku", "name", "category", "price_display", "active", "on_hand", "reserved"]
-    list_filter = ["active", StockStateFilter, "category"]
+    list_filter = ["active", StockStateFilter, CategoryTreeFilter]
     # Derived: units sold is refreshed from the orders, and the creation time is a record.
     readonly_fields = ["units_sold", "created_at"]
     search_fields = ["sku", "name", "description"]
@@ -915,7 +952,10 @@ class RatingAdmin(ReadOnlyAdmin):
 
 
 @admin.register(StockRecord)
-class StockRecordAdmin(admin.ModelAdmin):
+class StockRecordAdmin(KeyedImportAdminMixin, admin.ModelAdmin):
+    """Stock changes through services only; "Import" loads a stock count (stocktake movements)."""
+
+    resource_classes = [StockCountResource]
     list_display = ["product", "on_hand", "reserved", "available", "updated_at"]
     search_fields = ["product__sku", "product__name"]
     list_select_related = ["product"]

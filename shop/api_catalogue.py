@@ -15,7 +15,7 @@ import django_filters
 from django.conf import settings
 from django.core.cache import caches
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.db.models import Count, F, Q
+from django.db.models import F, Q
 from django.utils.cache import get_conditional_response, patch_vary_headers
 from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import generics, permissions, status
@@ -28,7 +28,7 @@ from config.api.errors import ProblemError
 from config.api.schema import problem_responses
 
 from . import selectors, services_catalogue
-from .models import Category, Customer, Product, Rating
+from .models import Customer, Product, Rating
 from .serializers_catalogue import (
     CategorySerializer,
     EventBatchResultSerializer,
@@ -96,7 +96,11 @@ class ProductFilter(django_filters.FilterSet):
         method="filter_search", max_length=100, label="Words in the name, or the exact SKU"
     )
     q = django_filters.CharFilter(method="filter_search", max_length=100, label="Alias of search")
-    category = django_filters.CharFilter(field_name="category__name", lookup_expr="iexact", max_length=120)
+    category = django_filters.CharFilter(
+        method="filter_category",
+        max_length=120,
+        label="Category name, case-insensitive (a path such as 'Home > Kitchen'); sub-categories included",
+    )
     min_price = django_filters.NumberFilter(
         field_name="price", lookup_expr="gte", min_value=0, max_value=10**8
     )
@@ -118,6 +122,9 @@ class ProductFilter(django_filters.FilterSet):
 
     def filter_search(self, queryset, name, value):
         return queryset.filter(Q(name__icontains=value) | Q(sku__iexact=value))
+
+    def filter_category(self, queryset, name, value):
+        return queryset.filter(selectors.category_subtree_q(value))
 
     def filter_in_stock(self, queryset, name, value):
         in_stock = Q(stock__on_hand__gt=F("stock__reserved"))
@@ -158,7 +165,8 @@ class ProductDetailApi(CacheableReadMixin, generics.RetrieveAPIView):
 
 @extend_schema_view(get=extend_schema(responses={200: CategorySerializer(many=True), 304: NOT_MODIFIED}))
 class CategoryListApi(CacheableReadMixin, generics.ListAPIView):
-    """Every category with its number of active products, by name (a short list: not paginated)."""
+    """Every category with its parent and its number of active products, sub-categories included, by name
+    (a short list: not paginated). ``products`` matches what ``/api/products/?category=`` returns."""
 
     serializer_class = CategorySerializer
     permission_classes = [permissions.AllowAny]
@@ -166,9 +174,7 @@ class CategoryListApi(CacheableReadMixin, generics.ListAPIView):
     filter_backends: list = []
 
     def get_queryset(self):
-        return Category.objects.annotate(
-            active_products=Count("products", filter=Q(products__active=True))
-        ).order_by("name")
+        return selectors.categories_with_product_counts()
 
 
 NO_CUSTOMER = "This login has no customer account."

@@ -15,11 +15,35 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+CATEGORY_SEPARATOR = " > "
+
+
+def category_path(text: str) -> str:
+    """A category path in its stored form: parts split on ">", trimmed, blanks dropped ("Home>Kitchen " is
+    "Home > Kitchen")."""
+    return CATEGORY_SEPARATOR.join(part.strip() for part in text.split(">") if part.strip())
+
+
+def category_ancestors(path: str) -> list[str]:
+    """The path's ancestors, root first ("Home > Kitchen > Knives": "Home", "Home > Kitchen")."""
+    parts = path.split(CATEGORY_SEPARATOR)
+    return [CATEGORY_SEPARATOR.join(parts[:depth]) for depth in range(1, len(parts))]
+
 
 class Category(models.Model):
-    """A group of products, used for browsing, content similarity and service-level defaults."""
+    """A group of products, used for browsing, content similarity and service-level defaults.
 
-    name = models.CharField(max_length=120, unique=True)
+    Categories form a tree: ``name`` is the whole path from the root ("Home > Kitchen"), so it stays
+    unique across branches ("Christmas > Candles" beside "Home > Candles"), and ``parent`` is the
+    category one level up ("Home"). A filter or a service level on a category covers its sub-categories.
+    """
+
+    name = models.CharField(
+        max_length=120, unique=True, help_text='The path from the root, e.g. "Home > Kitchen".'
+    )
+    parent = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.PROTECT, related_name="children"
+    )
 
     class Meta:
         ordering = ["name"]
@@ -27,6 +51,11 @@ class Category(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    @property
+    def leaf(self) -> str:
+        """The last part of the path ("Kitchen" for "Home > Kitchen")."""
+        return self.name.rsplit(CATEGORY_SEPARATOR, 1)[-1]
 
 
 class ProductQuerySet(models.QuerySet["Product"]):

@@ -5,9 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.core import signing
-from django.db.models import Prefetch, QuerySet
+from django.db.models import F, Func, IntegerField, OuterRef, Prefetch, Q, QuerySet, Subquery, Value
+from django.db.models.functions import Coalesce, Concat
 
-from .models import Customer, Order, OrderLine, Product, Shipment, ShipmentLine
+from .models import CATEGORY_SEPARATOR, Category, Customer, Order, OrderLine, Product, Shipment, ShipmentLine
 
 # Guest order links: the order number signed with the SECRET_KEY under this salt (rotating the key
 # invalidates every link). Unguessable without the key, and each names one order only.
@@ -128,3 +129,23 @@ def order_outstanding_by_product(order: Order) -> list[dict]:
         entry["shipped"] += row["shipped"]
         entry["to_ship"] += row["to_ship"]
     return list(by_product.values())
+
+
+def category_subtree_q(name: str, *, field: str = "category__name") -> Q:
+    """Rows in the named category or any of its sub-categories (names are paths: "Home" covers
+    "Home > Kitchen"); the name is compared case-insensitively."""
+    return Q(**{f"{field}__iexact": name}) | Q(**{f"{field}__istartswith": name + CATEGORY_SEPARATOR})
+
+
+def categories_with_product_counts() -> QuerySet[Category]:
+    """Categories by name, each annotated ``active_products``: its own and its sub-categories' active
+    products (one correlated count per category; a shop has hundreds of categories, not millions)."""
+    in_subtree = Product.objects.active().filter(
+        Q(category__name=OuterRef("name"))
+        | Q(category__name__startswith=Concat(OuterRef("name"), Value(CATEGORY_SEPARATOR)))
+    )
+    # COUNT(*) as a scalar subquery without a GROUP BY: Func, not the Count aggregate.
+    count = in_subtree.order_by().annotate(n=Func(F("pk"), function="COUNT")).values("n")[:1]
+    return Category.objects.annotate(
+        active_products=Coalesce(Subquery(count, output_field=IntegerField()), 0)
+    ).order_by("name")

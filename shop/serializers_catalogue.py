@@ -36,13 +36,20 @@ class ProductSerializer(serializers.Serializer):
 
 
 class CategorySerializer(serializers.ModelSerializer):
+    name = serializers.CharField(read_only=True, help_text='The path from the root, e.g. "Home > Kitchen".')
+    parent = serializers.IntegerField(
+        source="parent_id",
+        read_only=True,
+        allow_null=True,
+        help_text="The category one level up; null at the root.",
+    )
     products = serializers.IntegerField(
-        source="active_products", read_only=True, help_text="Active products."
+        source="active_products", read_only=True, help_text="Active products, sub-categories included."
     )
 
     class Meta:
         model = Category
-        fields = ["id", "name", "products"]
+        fields = ["id", "name", "parent", "products"]
 
 
 def _product_id_field(**kwargs) -> serializers.IntegerField:

@@ -5,7 +5,7 @@ Kept apart from ``shop.services`` (orders and stock) so the two grow without ste
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -15,7 +15,17 @@ from django.db.models import OuterRef, Subquery, Sum, Value
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
-from .models import Cancellation, Customer, OrderLine, Product, ProductEvent, Rating
+from .models import (
+    Cancellation,
+    Category,
+    Customer,
+    OrderLine,
+    Product,
+    ProductEvent,
+    Rating,
+    category_ancestors,
+    category_path,
+)
 
 HALF = Decimal("0.5")
 
@@ -118,3 +128,51 @@ def product_popularity_refresh() -> int:
     net = Coalesce(Subquery(sold), Value(0)) - Coalesce(Subquery(cancelled), Value(0))
     # Cancellations of sales older than the data can outnumber the sales seen: floor at zero.
     return Product.objects.update(units_sold=Greatest(net, Value(0)))
+
+
+@transaction.atomic
+def category_paths_ensure(*, paths: Iterable[str]) -> tuple[dict[str, int], int]:
+    """The ids of these category paths, creating every missing one and its ancestors (parents first).
+
+    Paths are stored normalised (``category_path``); a stored category of that name without its parent
+    (made by hand, or by an older import) gets it. Returns ``({path: id}, categories created)``.
+    """
+    wanted = {category_path(path) for path in paths} - {""}
+    every = set(wanted)
+    for path in wanted:
+        every.update(category_ancestors(path))
+    ordered = sorted(every, key=lambda path: (path.count(" > "), path))
+    stored = {
+        name: (pk, parent_id)
+        for name, pk, parent_id in Category.objects.filter(name__in=ordered).values_list(
+            "name", "pk", "parent_id"
+        )
+    }
+    created = 0
+    ids: dict[str, int] = {name: pk for name, (pk, _) in stored.items()}
+    for depth in sorted({path.count(" > ") for path in ordered}):
+        level = [path for path in ordered if path.count(" > ") == depth]
+        missing = []
+        for path in level:
+            ancestors = category_ancestors(path)
+            parent_id = ids[ancestors[-1]] if ancestors else None
+            if path not in stored:
+                category = Category(name=path, parent_id=parent_id)
+                category.full_clean(validate_unique=False, validate_constraints=False)
+                missing.append(category)
+            elif stored[path][1] != parent_id:
+                Category.objects.filter(pk=stored[path][0]).update(parent_id=parent_id)
+        Category.objects.bulk_create(missing)
+        created += len(missing)
+        ids.update(Category.objects.filter(name__in=[c.name for c in missing]).values_list("name", "pk"))
+    return {path: ids[path] for path in wanted}, created
+
+
+@transaction.atomic
+def category_create(*, name: str) -> Category:
+    """One category by its path ("Home > Kitchen"), with its missing ancestors (the admin's add form)."""
+    path = category_path(name)
+    if not path:
+        raise ValidationError({"name": "A category needs a name."})
+    ids, _ = category_paths_ensure(paths=[path])
+    return Category.objects.get(pk=ids[path])

@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "corsheaders",
     "axes",
     "accounts",
+    "import_export",
     "shop",
     "recommender",
     "inventory",

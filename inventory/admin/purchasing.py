@@ -24,9 +24,11 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from shop import formats
+from shop.importing.admin import KeyedImportAdminMixin
 
 from .. import selectors, services
 from ..documents import purchase_order_document, purchase_order_xlsx, table_xlsx
+from ..importing_admin import SupplierResource, SupplyTermsResource
 from ..models import (
     ProductSupply,
     PurchaseOrder,
@@ -39,7 +41,8 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 @admin.register(Supplier)
-class SupplierAdmin(admin.ModelAdmin):
+class SupplierAdmin(KeyedImportAdminMixin, admin.ModelAdmin):
+    resource_classes = [SupplierResource]
     list_display = ["name", "email", "lead_time_days", "minimum_order", "active"]
     list_filter = ["active"]
     search_fields = ["name", "email"]
@@ -51,7 +54,8 @@ class SupplierAdmin(admin.ModelAdmin):
 
 
 @admin.register(ProductSupply)
-class ProductSupplyAdmin(admin.ModelAdmin):
+class ProductSupplyAdmin(KeyedImportAdminMixin, admin.ModelAdmin):
+    resource_classes = [SupplyTermsResource]
     list_display = [
         "product",
         "supplier",
@@ -64,7 +68,7 @@ class ProductSupplyAdmin(admin.ModelAdmin):
     ]
     list_filter = ["supplier"]
     search_fields = ["product__sku", "product__name"]
-    raw_id_fields = ["product"]
+    autocomplete_fields = ["product", "supplier"]  # by SKU or name, never a database id
     list_select_related = ["product", "supplier"]
     show_full_result_count = False
 

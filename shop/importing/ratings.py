@@ -27,7 +27,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .readers import ImportFileError, number_column, require_columns, text_column
+from .readers import (
+    ImportFileError,
+    check_encoding,
+    decode_error,
+    number_column,
+    require_columns,
+    text_column,
+    text_encoding,
+)
 
 ML100K_GENRES = [
     "unknown", "Action", "Adventure", "Animation", "Children's", "Comedy", "Crime", "Documentary", "Drama",
@@ -90,27 +98,41 @@ def locate(path: Path) -> RatingsSource:
     return RatingsSource(layout, path, movies, optional["tags.csv"], optional["u.genre"])
 
 
-def _read(path: Path, **options) -> pd.DataFrame:
+def _read(path: Path, *, encoding: str | None = None, default: str = "utf-8", **options) -> pd.DataFrame:
+    """A text file's cells as text, decoded by its byte-order mark, else ``encoding``, else ``default``."""
     try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, **options)
+        codec = text_encoding(path, encoding=encoding or default)
+    except OSError as exc:
+        raise ImportFileError(f"{path.name}: cannot be read ({type(exc).__name__}: {exc}).") from exc
+    try:
+        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding=codec, **options)
+    except UnicodeDecodeError as exc:
+        raise decode_error(path, ".csv", codec, exc) from exc
     except Exception as exc:  # pandas raises several types for binary or malformed text
         raise ImportFileError(
             f"{path.name}: cannot be read ({type(exc).__name__}: {str(exc).strip()})."
         ) from exc
 
 
-def read_source(source: RatingsSource) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
-    """Ratings (userId, movieId, rating, timestamp), movies (movieId, title, genres) and tags, as text."""
+def read_source(
+    source: RatingsSource, *, encoding: str | None = None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame | None]:
+    """Ratings (userId, movieId, rating, timestamp), movies (movieId, title, genres) and tags, as text.
+
+    ml-latest files are UTF-8 and ml-100k's Latin-1 unless ``encoding`` (or a byte-order mark) says
+    otherwise.
+    """
+    check_encoding(encoding)
     rating_columns = ["userId", "movieId", "rating", "timestamp"]
     if source.layout == "ml-latest":
-        ratings = _read(source.ratings)
-        movies = _read(source.movies)
+        ratings = _read(source.ratings, encoding=encoding)
+        movies = _read(source.movies, encoding=encoding)
         require_columns(movies, ["movieId", "title", "genres"], source=source.movies.name)
-        tags = _read(source.tags) if source.tags else None
+        tags = _read(source.tags, encoding=encoding) if source.tags else None
         if tags is not None:
             require_columns(tags, ["movieId", "tag"], source=source.tags.name)
     else:
-        ratings = _read(source.ratings, sep="\t", header=None, encoding="latin-1")
+        ratings = _read(source.ratings, sep="\t", header=None, encoding=encoding, default="latin-1")
         if ratings.shape[1] != 4:
             raise ImportFileError(
                 f"{source.ratings.name}: expected 4 tab-separated columns (user, item, rating, timestamp), "
@@ -119,9 +141,9 @@ def read_source(source: RatingsSource) -> tuple[pd.DataFrame, pd.DataFrame, pd.D
         ratings.columns = rating_columns
         genre_names = ML100K_GENRES
         if source.genres:
-            genre_table = _read(source.genres, sep="|", header=None, encoding="latin-1")
+            genre_table = _read(source.genres, sep="|", header=None, encoding=encoding, default="latin-1")
             genre_names = genre_table[0].tolist()
-        items = _read(source.movies, sep="|", header=None, encoding="latin-1")
+        items = _read(source.movies, sep="|", header=None, encoding=encoding, default="latin-1")
         if items.shape[1] < 5 + len(genre_names):
             raise ImportFileError(
                 f"{source.movies.name}: expected {5 + len(genre_names)} pipe-separated columns, "
@@ -175,9 +197,11 @@ def _movie_rows(movies: pd.DataFrame, tags: pd.DataFrame | None, source: str) ->
     )
 
 
-def plan_ratings(source: RatingsSource, *, latest: pd.Timestamp | None = None) -> RatingsPlan:
+def plan_ratings(
+    source: RatingsSource, *, latest: pd.Timestamp | None = None, encoding: str | None = None
+) -> RatingsPlan:
     """Classify every rating; timestamps must fall between 1970 and ``latest`` (default: now plus a day)."""
-    raw, movies_raw, tags_raw = read_source(source)
+    raw, movies_raw, tags_raw = read_source(source, encoding=encoding)
     if raw.empty:
         raise ImportFileError(f"{source.ratings.name}: the file has no ratings.")
     movies = _movie_rows(movies_raw, tags_raw, source.movies.name)

@@ -53,6 +53,8 @@ cancelled line and its cancellation are both kept: demand nets them out.
 
 from __future__ import annotations
 
+import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import StrEnum
 from zoneinfo import ZoneInfo
@@ -60,7 +62,7 @@ from zoneinfo import ZoneInfo
 import numpy as np
 import pandas as pd
 
-from .readers import ImportFileError, number_column, require_columns, text_column
+from .readers import ImportFileError, as_categorical, by_value, number_column, require_columns, text_column
 
 RETAIL_COLUMNS = [
     "InvoiceNo",
@@ -116,6 +118,7 @@ class Reason(StrEnum):
     # Found while writing, against what earlier imports stored.
     CONFLICTING_ORDER = "conflicting_order"
     CONFLICTING_CANCELLATION = "conflicting_cancellation"
+    PARTIAL_INVOICE = "partial_invoice"
 
 
 # The model fields these columns end up in (Order/Customer.country, Product.name).
@@ -166,12 +169,14 @@ def _first_bad(mask: pd.Series) -> int:
     return int(np.flatnonzero(mask.to_numpy())[0])
 
 
-def _slash_dayfirst(text: pd.Series, column: str) -> bool:
+def _slash_dayfirst(text: pd.Series, column: str, rows: pd.Series) -> bool:
     """Whether d/m/y or m/d/y text is day first, from rows that can only be read one way.
 
     A file is written in one convention: rows with a first number above 12 prove day first, rows
     with a second number above 12 prove month first. Both in one file, or neither while some
     rows read differently either way, is refused: the command must be told (``--date-format``).
+    ``text`` holds distinct values indexed by the first row (0-based) holding each; ``rows``
+    counts the rows holding each.
     """
     parts = text.str.extract(SLASH_DATE).astype(int)
     first, second = parts[0], parts[1]
@@ -189,15 +194,34 @@ def _slash_dayfirst(text: pd.Series, column: str) -> bool:
     if ambiguous.any():
         i = _first_bad(ambiguous)
         raise ImportFileError(
-            f"column {column}: {int(ambiguous.sum())} date(s) can be read day/month or month/day, "
+            f"column {column}: {int(rows[ambiguous].sum())} date(s) can be read day/month or month/day, "
             f"e.g. {text.iloc[i]!r} in row {text.index[i] + 1}; pass --date-format (e.g. '%d/%m/%Y %H:%M')."
         )
     return False
 
 
+def _distinct(values: pd.Series) -> tuple[pd.Series, pd.Series, np.ndarray]:
+    """Distinct stripped texts of a column, indexed by the first row (0-based) holding each, their row
+    counts, and each row's position among them (-1 for a missing cell)."""
+    column = as_categorical(values.reset_index(drop=True))
+    codes = column.cat.codes.to_numpy()
+    present = codes >= 0
+    order = np.argsort(codes, kind="stable")
+    used, first_at, counts = np.unique(codes[order], return_index=True, return_counts=True)
+    keep = used >= 0
+    used, first_rows, counts = used[keep], order[first_at[keep]], counts[keep]
+    categories = column.cat.categories
+    text = pd.Series([str(categories[code]).strip() for code in used], index=first_rows, dtype=object)
+    position = np.full(len(categories), -1, dtype=np.int64)
+    position[used] = np.arange(len(used))
+    return text, pd.Series(counts, index=first_rows), np.where(present, position[codes], -1)
+
+
 def _timestamps(values: pd.Series, column: str, tz: ZoneInfo, date_format: str | None = None) -> pd.Series:
     """Dates in ``tz``. Text with a UTC offset is read at that offset; text without one is wall-clock
     time in ``tz``. A column mixing the two is refused: which wall clock the bare ones use is a guess.
+
+    Text is parsed once per distinct value (an invoice's lines share their time).
     """
     if pd.api.types.is_datetime64_any_dtype(values):
         if values.dt.tz is not None:
@@ -205,7 +229,19 @@ def _timestamps(values: pd.Series, column: str, tz: ZoneInfo, date_format: str |
         return _localise(values, tz)
     if pd.api.types.is_numeric_dtype(values) and not values.isna().all():
         raise ImportFileError(f"column {column}: expected dates, found {values.dtype} values.")
-    text = text_column(values).reset_index(drop=True)
+    if isinstance(values.dtype, pd.CategoricalDtype) and pd.api.types.is_datetime64_any_dtype(
+        values.cat.categories
+    ):
+        return _timestamps(values.astype(values.cat.categories.dtype), column, tz, date_format)
+    distinct, rows, position = _distinct(values)
+    parsed = _parse_dates(distinct, rows, column, tz, date_format)
+    return pd.Series(parsed.array.take(position, allow_fill=True), index=values.index)
+
+
+def _parse_dates(
+    text: pd.Series, rows: pd.Series, column: str, tz: ZoneInfo, date_format: str | None
+) -> pd.Series:
+    """``text`` (distinct values, indexed by their first row) as dates in ``tz``; ``rows`` counts each."""
     present = text[text != ""]
     naive = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns]")
     aware = pd.Series(pd.NaT, index=text.index, dtype="datetime64[ns, UTC]")
@@ -215,8 +251,8 @@ def _timestamps(values: pd.Series, column: str, tz: ZoneInfo, date_format: str |
         if bad.any():
             i = _first_bad(bad)
             raise ImportFileError(
-                f"column {column}: {int(bad.sum())} value(s) do not match --date-format {date_format!r}, "
-                f"e.g. {present.iloc[i]!r} in row {present.index[i] + 1}."
+                f"column {column}: {int(rows[bad[bad].index].sum())} value(s) do not match --date-format "
+                f"{date_format!r}, e.g. {present.iloc[i]!r} in row {present.index[i] + 1}."
             )
         if "%z" in date_format:
             aware[present.index] = parsed
@@ -225,29 +261,30 @@ def _timestamps(values: pd.Series, column: str, tz: ZoneInfo, date_format: str |
     else:
         with_offset = present.str.contains(UTC_OFFSET, regex=True).astype(bool)
         if with_offset.any() and not with_offset.all():
-            i = _first_bad(~with_offset)
+            i = _first_bad(~with_offset.sort_index())
+            first = with_offset.sort_index().index[i]
             raise ImportFileError(
                 f"column {column}: some dates carry a UTC offset and others do not "
-                f"(e.g. {present.iloc[i]!r} in row {present.index[i] + 1} has no offset); "
+                f"(e.g. {present[first]!r} in row {first + 1} has no offset); "
                 "write every date with an offset, or none."
             )
         slash = present.str.match(SLASH_DATE).astype(bool)
         if slash.any():
-            dayfirst = _slash_dayfirst(present[slash.to_numpy()], column)
-            naive[present.index[slash.to_numpy()]] = pd.to_datetime(
-                present[slash.to_numpy()], format="mixed", dayfirst=dayfirst, errors="coerce"
-            )
+            slashed = present[slash.to_numpy()].sort_index()
+            dayfirst = _slash_dayfirst(slashed, column, rows[slashed.index])
+            naive[slashed.index] = pd.to_datetime(slashed, format="mixed", dayfirst=dayfirst, errors="coerce")
         iso = present[~slash.to_numpy()]
         if with_offset.any():
             aware[iso.index] = pd.to_datetime(iso, format="ISO8601", utc=True, errors="coerce")
         else:
             naive[iso.index] = pd.to_datetime(iso, format="ISO8601", errors="coerce")
     parsed_any = naive.notna() | aware.notna()
-    bad = (text != "") & ~parsed_any
+    bad = ((text != "") & ~parsed_any).sort_index()
     if bad.any():
-        i = _first_bad(bad)
+        first = bad.index[_first_bad(bad)]
         raise ImportFileError(
-            f"column {column}: {int(bad.sum())} value(s) are not dates, e.g. {text.iloc[i]!r} in row {i + 1}."
+            f"column {column}: {int(rows[bad[bad].index].sum())} value(s) are not dates, "
+            f"e.g. {text[first]!r} in row {first + 1}."
         )
     result = _localise(naive, tz)
     return result.where(aware.isna(), aware.dt.tz_convert(tz))
@@ -258,17 +295,32 @@ def _localise(naive: pd.Series, tz: ZoneInfo) -> pd.Series:
     return naive.dt.tz_localize(tz, ambiguous=np.zeros(len(naive), dtype=bool), nonexistent="shift_forward")
 
 
+def _external_ids(customer: pd.Series) -> pd.Series:
+    """CustomerID numbers as id text ('17850'), None for guests; one string per distinct customer."""
+    numbers = customer.to_numpy()
+    present = ~np.isnan(numbers)
+    uniques, inverse = np.unique(numbers[present], return_inverse=True)
+    texts = np.array([str(int(value)) for value in uniques] + [None], dtype=object)
+    index = np.full(len(numbers), len(uniques), dtype=np.int64)
+    index[present] = inverse
+    return pd.Series(texts[index], index=customer.index, dtype=object)
+
+
 def normalise(
     raw: pd.DataFrame, *, tz: ZoneInfo, source: str, date_format: str | None = None
 ) -> pd.DataFrame:
-    """Typed, trimmed columns, or ``ImportFileError`` naming the first column that cannot be read."""
+    """Typed, trimmed columns, or ``ImportFileError`` naming the first column that cannot be read.
+
+    Text columns share one string per distinct value (see ``readers.by_value``), so the frame costs
+    a few dozen bytes a row whatever the text.
+    """
     require_columns(raw, RETAIL_COLUMNS, source=source)
     raw = raw.reset_index(drop=True)
     frame = pd.DataFrame(
         {
             "row": np.arange(1, len(raw) + 1),
-            "invoice": text_column(raw["InvoiceNo"]).str.upper(),
-            "sku": text_column(raw["StockCode"]).str.upper(),
+            "invoice": text_column(raw["InvoiceNo"], str.upper),
+            "sku": text_column(raw["StockCode"], str.upper),
             "description": text_column(raw["Description"]),
             "quantity": number_column(raw["Quantity"], "Quantity", integral=True),
             "placed_at": _timestamps(raw["InvoiceDate"], "InvoiceDate", tz, date_format),
@@ -277,29 +329,36 @@ def normalise(
             "country": text_column(raw["Country"]),
         }
     )
-    frame["external_id"] = frame["customer"].map(
-        lambda v: None if np.isnan(v) else str(int(v)), na_action=None
-    )
+    frame["external_id"] = _external_ids(frame["customer"])
     return frame
+
+
+def _per_value(values: pd.Series, predicate: Callable[[str], bool]) -> pd.Series:
+    """``predicate`` of each cell, evaluated once per distinct value."""
+    return pd.Series(by_value(values, predicate, missing=False).astype(bool), index=values.index)
 
 
 def classify(frame: pd.DataFrame, rules: Rules) -> tuple[pd.Series, pd.Series]:
     """The rejection reason of each row ('' for rows to import) and a detail for some reasons."""
-    is_cancellation = frame["invoice"].str.startswith("C")
-    sku = frame["sku"]
-    is_product_code = sku.str.match(PRODUCT_CODE)
-    is_non_product = sku.isin(NON_PRODUCT_CODES) | sku.str.startswith(NON_PRODUCT_PREFIXES)
+    invoice, sku = frame["invoice"], frame["sku"]
+    is_cancellation = _per_value(invoice, lambda text: text.startswith("C"))
+    product_code, invoice_number = re.compile(PRODUCT_CODE), re.compile(INVOICE_NUMBER)
+    is_product_code = _per_value(sku, lambda text: product_code.match(text) is not None)
+    is_invoice_number = _per_value(invoice, lambda text: invoice_number.match(text) is not None)
+    is_non_product = _per_value(
+        sku, lambda text: text in NON_PRODUCT_CODES or text.startswith(NON_PRODUCT_PREFIXES)
+    )
     quantity, price, placed_at = frame["quantity"], frame["unit_price"], frame["placed_at"]
     too_long = pd.Series("", index=frame.index, dtype=object)
     for column, (name, limit) in TEXT_LIMITS.items():
-        long = (frame[name].str.len() > limit) & (too_long == "")
+        long = _per_value(frame[name], lambda text, limit=limit: len(text) > limit) & (too_long == "")
         too_long = too_long.mask(long, f"{column} is longer than {limit} characters")
     rules_in_order = [
         (
             Reason.MISSING_VALUE,
-            (frame["invoice"] == "") | (sku == "") | quantity.isna() | price.isna() | placed_at.isna(),
+            (invoice == "") | (sku == "") | quantity.isna() | price.isna() | placed_at.isna(),
         ),
-        (Reason.UNRECOGNISED_INVOICE, ~frame["invoice"].str.match(INVOICE_NUMBER)),
+        (Reason.UNRECOGNISED_INVOICE, ~is_invoice_number),
         (Reason.NON_PRODUCT_CODE, is_non_product),
         (Reason.UNRECOGNISED_CODE, ~is_product_code),
         (Reason.FUTURE_DATE, placed_at > rules.latest),
@@ -318,16 +377,22 @@ def classify(frame: pd.DataFrame, rules: Rules) -> tuple[pd.Series, pd.Series]:
         reason = reason.mask((reason == "") & mask.fillna(False).astype(bool), str(name))
     detail = too_long.where(reason == str(Reason.TEXT_TOO_LONG), "")
     # An invoice belongs to one customer in one country: a row saying otherwise is not merged into it.
-    candidates = frame[reason == ""]
-    owner = candidates["external_id"].fillna("") + "|" + candidates["country"]
-    first_owner = owner.groupby(candidates["invoice"]).transform("first")
+    candidates = frame.loc[reason == "", ["invoice", "external_id", "country"]]
+    customer_code = pd.factorize(candidates["external_id"].fillna(""))[0]
+    country_code, countries = pd.factorize(candidates["country"])
+    owner = pd.Series(customer_code * (len(countries) + 1) + country_code, index=candidates.index)
+    first_owner = owner.groupby(candidates["invoice"], sort=False).transform("first")
     conflicting = (owner != first_owner).reindex(frame.index, fill_value=False)
-    reason = reason.mask(conflicting, str(Reason.CONFLICTING_INVOICE))
-    detail = detail.mask(
-        conflicting,
-        "invoice's first row is for customer "
-        + first_owner.reindex(frame.index).fillna("").str.replace("|", " in ", regex=False),
-    )
+    if conflicting.any():
+        first_rows = candidates.groupby("invoice", sort=False).head(1).set_index("invoice")
+        first_text = (
+            "invoice's first row is for customer "
+            + first_rows["external_id"].fillna("")
+            + " in "
+            + first_rows["country"]
+        )
+        reason = reason.mask(conflicting, str(Reason.CONFLICTING_INVOICE))
+        detail = detail.mask(conflicting, frame["invoice"].map(first_text))
     return reason, detail
 
 
@@ -342,19 +407,19 @@ def content_ranks(frame: pd.DataFrame, group: str) -> tuple[pd.Series, pd.Series
     """
     key = [group, "sku", "quantity", "cents"]
     occurrence = frame.groupby(key, sort=False).cumcount() + 1
-    ordered = frame.assign(occurrence=occurrence).sort_values([*key, "occurrence"], kind="stable")
+    ordered = frame[key].assign(occurrence=occurrence).sort_values([*key, "occurrence"], kind="stable")
     line_number = ordered.groupby(group, sort=False).cumcount().reindex(frame.index) + 1
     return occurrence.astype("int64"), line_number.astype("int64")
 
 
-def _usable_description(description: pd.Series) -> pd.Series:
-    text = description.str.strip()
-    return (text != "") & (text.str.lower() != "nan") & ~text.str.startswith("?") & (text != text.str.lower())
+def _is_usable_description(text: str) -> bool:
+    text = text.strip()
+    return text != "" and text.lower() != "nan" and not text.startswith("?") and text != text.lower()
 
 
 def _product_names(frame: pd.DataFrame, imported: pd.Series) -> pd.Series:
     """Most frequent usable description per sku, from imported rows first, then from any row of the code."""
-    usable = frame[_usable_description(frame["description"])]
+    usable = frame[_per_value(frame["description"], _is_usable_description)]
     counts = (
         usable.assign(imported=imported[usable.index])
         .groupby(["sku", "description"], sort=False)
@@ -368,23 +433,34 @@ def _product_names(frame: pd.DataFrame, imported: pd.Series) -> pd.Series:
 def plan_transactions(
     raw: pd.DataFrame, *, tz: ZoneInfo, source: str = "file", rules: Rules | None = None
 ) -> TransactionPlan:
-    """Classify every row of a UCI Online Retail table and build the rows to write."""
+    """Classify every row of a UCI Online Retail table and build the rows to write.
+
+    Frames are cut to the columns each step needs and dropped as soon as the next is built, so a
+    file of millions of rows peaks at a few hundred bytes a row.
+    """
     rules = rules or default_rules()
     frame = normalise(raw, tz=tz, source=source, date_format=rules.date_format)
     frame["reason"], frame["detail"] = classify(frame, rules)
     imported = frame["reason"] == ""
-    is_cancellation = frame["invoice"].str.startswith("C")
-    frame["cents"] = (frame["unit_price"] * 100).round().astype("Int64")
-    kept = frame[imported].copy()
-    kept["cents"] = kept["cents"].astype("int64")
-    kept["occurrence"], kept["line_number"] = content_ranks(kept, "invoice")
-    sales = kept[~is_cancellation[imported]]
-    cancels = kept[is_cancellation[imported]]
-
+    source_rows = raw.reset_index(drop=True)
+    rejected = rejected_rows(source_rows, frame.loc[~imported, ["row", "reason", "detail"]])
+    reason_counts = frame["reason"][~imported].value_counts().to_dict()
     names = _product_names(frame, imported)
+    rows_read = len(frame)
+    kept = frame.loc[
+        imported,
+        ["row", "invoice", "sku", "quantity", "placed_at", "unit_price", "external_id", "country"],
+    ]
+    del frame
+    kept["cents"] = (kept["unit_price"] * 100).round().astype("int64")
+    kept["unit_price"] = kept["unit_price"].round(2)
+    kept["quantity"] = kept["quantity"].astype("int64")
+    kept["occurrence"], kept["line_number"] = content_ranks(kept, "invoice")
+    is_cancellation = _per_value(kept["invoice"], lambda text: text.startswith("C")).to_numpy()
+
     latest_price = (
-        kept[kept["unit_price"] > 0]
-        .assign(is_sale=lambda f: ~f["invoice"].str.startswith("C"))
+        kept.loc[kept["unit_price"] > 0, ["sku", "unit_price", "placed_at", "row"]]
+        .assign(is_sale=~is_cancellation[(kept["unit_price"] > 0).to_numpy()])
         .sort_values(["is_sale", "placed_at", "row"], kind="stable")
         .groupby("sku")["unit_price"]
         .last()
@@ -397,13 +473,22 @@ def plan_transactions(
             "price": latest_price.reindex(skus).fillna(0.0).round(2).to_numpy(),
         }
     )
+    del latest_price
 
-    with_customer = kept[kept["external_id"].notna()].sort_values(["placed_at", "row"], kind="stable")
-    customers = with_customer.groupby("external_id", sort=True)["country"].last().reset_index()
+    with_customer = kept.loc[kept["external_id"].notna(), ["external_id", "country", "placed_at", "row"]]
+    customers = (
+        with_customer.sort_values(["placed_at", "row"], kind="stable")
+        .groupby("external_id", sort=True)["country"]
+        .last()
+        .reset_index()
+    )
+    del with_customer
 
+    sales = kept[~is_cancellation]
     # An order is placed when its earliest line is: the same whichever of its lines a file holds.
     orders = (
-        sales.sort_values(["placed_at", "row"], kind="stable")
+        sales[["invoice", "external_id", "placed_at", "country", "row"]]
+        .sort_values(["placed_at", "row"], kind="stable")
         .groupby("invoice", sort=False)
         .agg(
             external_id=("external_id", "first"),
@@ -413,20 +498,23 @@ def plan_transactions(
         .rename_axis("number")
         .reset_index()
     )
-    lines = pd.DataFrame(
-        {
-            "number": sales["invoice"],
-            "line_number": sales["line_number"],
-            "occurrence": sales["occurrence"],
-            "sku": sales["sku"],
-            "quantity": sales["quantity"].astype("int64"),
-            "unit_price": sales["unit_price"].round(2),
-            "cents": sales["cents"],
-            "external_id": sales["external_id"],
-            "placed_at": sales["placed_at"],
-            "row": sales["row"],
-        }
-    )
+    lines = sales[
+        [
+            "invoice",
+            "line_number",
+            "occurrence",
+            "sku",
+            "quantity",
+            "unit_price",
+            "cents",
+            "external_id",
+            "placed_at",
+            "row",
+        ]
+    ].rename(columns={"invoice": "number"})
+    del sales
+    cancels = kept[is_cancellation]
+    del kept
     cancellations = pd.DataFrame(
         {
             "reference": cancels["invoice"],
@@ -434,18 +522,15 @@ def plan_transactions(
             "occurrence": cancels["occurrence"],
             "sku": cancels["sku"],
             "external_id": cancels["external_id"],
-            "quantity": (-cancels["quantity"]).astype("int64"),
-            "unit_price": cancels["unit_price"].round(2),
+            "quantity": -cancels["quantity"],
+            "unit_price": cancels["unit_price"],
             "cents": cancels["cents"],
             "created_at": cancels["placed_at"],
             "row": cancels["row"],
         }
     )
-    source_rows = raw.reset_index(drop=True)
-    rejected = rejected_rows(source_rows, frame.loc[~imported, ["row", "reason", "detail"]])
-    reason_counts = {str(reason): int((frame["reason"] == reason).sum()) for reason in Reason}
     plan = TransactionPlan(
-        rows_read=len(frame),
+        rows_read=rows_read,
         products=products,
         customers=customers,
         orders=orders,
@@ -453,7 +538,7 @@ def plan_transactions(
         cancellations=cancellations.reset_index(drop=True),
         rejected=rejected,
         source=source_rows,
-        reason_counts={reason: count for reason, count in reason_counts.items() if count},
+        reason_counts={str(reason): int(count) for reason, count in reason_counts.items()},
     )
     if plan.rows_planned != plan.rows_read:  # a bug, not bad data: refuse to write a partial import
         raise RuntimeError(f"planned {plan.rows_planned} rows but read {plan.rows_read}")

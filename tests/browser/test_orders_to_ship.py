@@ -18,7 +18,6 @@ from django.utils import timezone
 from shop import integrity, services
 from shop.models import Order, StockMovement, StockRecord
 from shop.services import LineRequest
-from tests.browser.conftest import PAGE_BUDGET_SECONDS
 from tests.shop.factories import make_customer, make_product, pay
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -111,5 +110,3 @@ def test_the_to_ship_queue_in_a_browser(browser_session):
         assert ledger == StockRecord.objects.get(product=product).on_hand
     assert integrity.stock_discrepancies() == []
     assert session.console_errors == [], session.console_errors
-    slow = {name: round(t, 2) for name, t in session.timings.items() if t > PAGE_BUDGET_SECONDS}
-    assert not slow, f"pages over {PAGE_BUDGET_SECONDS} s: {slow}"

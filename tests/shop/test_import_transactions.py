@@ -378,14 +378,14 @@ def test_the_command_line_exits_non_zero_with_the_message_on_stderr(tmp_path, ca
 
 
 def test_a_failure_while_writing_rolls_back_everything_already_written(quirks_csv, monkeypatch):
-    real_insert = import_services._bulk_insert
+    real_insert = import_services.insert_rows
 
-    def failing_insert(model, objects, batch_size, progress):
+    def failing_insert(model, fields, rows):
         if model is Cancellation:
             raise RuntimeError("disk full")
-        real_insert(model, objects, batch_size, progress)
+        real_insert(model, fields, rows)
 
-    monkeypatch.setattr(import_services, "_bulk_insert", failing_insert)
+    monkeypatch.setattr(import_services, "insert_rows", failing_insert)
     with pytest.raises(RuntimeError, match="disk full"):
         run_import(quirks_csv)
 

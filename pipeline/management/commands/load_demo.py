@@ -36,6 +36,15 @@ DATASETS = {
     "retail": SAMPLE_DIR / "online_retail_sample.csv.gz",
     "movielens": SAMPLE_DIR / "movielens",
 }
+# What a shop brings besides its transactions, made by bench/make_shop_files.py from the sample and
+# loaded through the same import commands a shop uses, in the order their references need.
+SHOP_FILES = SAMPLE_DIR / "retail_shop"
+SHOP_IMPORTS = [
+    ("import_suppliers", "suppliers.csv"),
+    ("import_supply_terms", "supply_terms.csv"),
+    ("import_categories", "categories.csv"),
+    ("import_stock", "stock.csv"),
+]
 
 
 class StageClock:
@@ -106,7 +115,8 @@ class StageClock:
 
 class Command(BaseCommand):
     help = (
-        "Load the bundled demo data, set stock levels, train recommenders and forecasts, create demo logins."
+        "Load the bundled demo data (the shop sample with its suppliers, terms, categories and stock count), "
+        "train recommenders and forecasts, create demo logins."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -144,9 +154,13 @@ class Command(BaseCommand):
                     call_command("import_transactions", str(source), rejects=rejects, stdout=self.stderr)
                 else:
                     call_command("import_ratings", str(source), rejects=rejects, stdout=self.stderr)
-            with self.clock.stage("stock levels"):
-                stocked = self._stock_products()
-            self.stderr.write(f"Set demo stock levels for {stocked} products.")
+            if dataset == "retail":
+                with self.clock.stage("shop files"):
+                    self._shop_files()
+            else:
+                with self.clock.stage("stock levels"):
+                    stocked = self._stock_products()
+                self.stderr.write(f"Set demo stock levels for {stocked} products.")
             with self.clock.stage("supply terms"):
                 self._supply_terms()
             if not skip_training:
@@ -167,6 +181,12 @@ class Command(BaseCommand):
         path = Path(settings.VAR_DIR) / "demo" / f"{dataset}_sample.rejected.csv"
         path.parent.mkdir(parents=True, exist_ok=True)
         return path
+
+    def _shop_files(self) -> None:
+        """Suppliers, supply terms, categories and a stock count, through the shop's own import commands."""
+        for command, name in SHOP_IMPORTS:
+            rejects = Path(settings.VAR_DIR) / "demo" / f"{name}.rejected.csv"
+            call_command(command, str(SHOP_FILES / name), rejects=str(rejects), stdout=self.stderr)
 
     @transaction.atomic
     def _stock_products(self) -> int:
@@ -203,8 +223,11 @@ class Command(BaseCommand):
         return shop_services.stock_set_levels(levels=levels, note="demo stock levels")
 
     def _supply_terms(self) -> None:
+        """The demo supplier for products no terms file covered (every movie of the ratings demo)."""
         from inventory import services as inventory_services
 
+        if not Product.objects.filter(supply__isnull=True).exists():
+            return  # the terms file covered every product: no demo supplier to show
         created = inventory_services.demo_supply_terms_ensure()
         if created:
             self.stderr.write(f"Created supply terms for {created} products with the demo supplier.")

@@ -32,14 +32,27 @@ class Command(BaseCommand):
             "--rejects", type=Path, help="where to write rejected rows (default <ratings>.rejected.csv)"
         )
         parser.add_argument("--batch-size", type=int, default=5000, help="rows per bulk insert")
+        parser.add_argument(
+            "--encoding",
+            help="text encoding of the files (default: a byte-order mark, else UTF-8 for ml-latest "
+            "and Latin-1 for ml-100k)",
+        )
 
-    def handle(self, *args, path: Path, rejects: Path | None, batch_size: int, **options) -> None:
+    def handle(
+        self,
+        *args,
+        path: Path,
+        rejects: Path | None,
+        batch_size: int,
+        encoding: str | None = None,
+        **options,
+    ) -> None:
         try:
             source = locate(path)
             for file in (source.ratings, source.movies, source.tags, source.genres):
                 if file is not None:
                     check_size(file, max_bytes=settings.IMPORT_MAX_FILE_BYTES)
-            plan = plan_ratings(source)
+            plan = plan_ratings(source, encoding=encoding)
         except ImportFileError as exc:
             raise CommandError(f"Nothing imported: {exc}") from exc
 

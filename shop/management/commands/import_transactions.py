@@ -38,7 +38,11 @@ customer, country or time: rejected, never merged). Slash dates are read in the 
 a file mixing d/m and m/d, or holding only ambiguous ones, needs --date-format. Products and customers that
 exist already are left as staff edited them. The whole import is one transaction, and the rejects file and
 the row accounting are written and checked inside it; a malformed file (missing column, wrong types, no
-rows, unreadable bytes, unknown extension, over IMPORT_MAX_FILE_BYTES) writes nothing."""
+rows, unreadable bytes, unknown extension, over IMPORT_MAX_FILE_BYTES) writes nothing. Text is read as
+UTF-8 unless a byte-order mark says otherwise or --encoding names the file's encoding (cp1252 for most
+Windows exports). A stored invoice that the file holds differently (part of it, or with other copies of a
+line) is a partial_invoice conflict for every row whose content is stored: never merged, never counted as
+already present. After the import, every product's stored units sold (popularity) is recomputed."""
 
 
 class Command(BaseCommand):
@@ -60,6 +64,11 @@ class Command(BaseCommand):
             "d/m or m/d dates cannot be told apart (default: ISO 8601, or the slash order the file proves)",
         )
         parser.add_argument("--batch-size", type=int, default=5000, help="rows per bulk insert")
+        parser.add_argument(
+            "--encoding",
+            help="text encoding of a .csv(.gz), e.g. cp1252 for Windows exports (default: the file's "
+            "byte-order mark, else UTF-8)",
+        )
 
     def handle(
         self,
@@ -69,6 +78,7 @@ class Command(BaseCommand):
         timezone: str,
         batch_size: int,
         date_format: str | None = None,
+        encoding: str | None = None,
         **options,
     ) -> None:
         try:
@@ -84,7 +94,7 @@ class Command(BaseCommand):
         )
         try:
             plan = plan_transactions(
-                read_table(path, max_bytes=settings.IMPORT_MAX_FILE_BYTES),
+                read_table(path, max_bytes=settings.IMPORT_MAX_FILE_BYTES, encoding=encoding),
                 tz=tz,
                 source=path.name,
                 rules=rules,
