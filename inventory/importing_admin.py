@@ -2,12 +2,29 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from import_export.fields import Field
 
 from shop.importing.admin import KeyedImportResource
-from shop.importing.tables import TableImportResult, TablePlan
 
-from .importing import plan_suppliers, plan_supply_terms
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from shop.importing.tables import TableImportResult, TablePlan
+
+
+# The planners (pandas) load on the first upload, not at start-up (see shop.importing.admin).
+def _suppliers_plan(frame: pd.DataFrame, *, source: str) -> TablePlan:
+    from .importing import plan_suppliers
+
+    return plan_suppliers(frame, source=source)
+
+
+def _terms_plan(frame: pd.DataFrame, *, source: str) -> TablePlan:
+    from .importing import plan_supply_terms
+
+    return plan_supply_terms(frame, source=source)
 
 
 def _suppliers_write(plan: TablePlan, *, dry_run: bool) -> TableImportResult:
@@ -26,7 +43,7 @@ class SupplierResource(KeyedImportResource):
     name = Field(column_name="name")
     email = Field(column_name="email")
     lead_time_days = Field(column_name="lead_time_days")
-    plan = staticmethod(plan_suppliers)
+    plan = staticmethod(_suppliers_plan)
     write = staticmethod(_suppliers_write)
     shown = ("email", "lead_time_days")
     display_name = "Suppliers"
@@ -39,7 +56,7 @@ class SupplyTermsResource(KeyedImportResource):
     minimum_order = Field(column_name="minimum_order")
     pack_size = Field(column_name="pack_size")
     lead_time_days = Field(column_name="lead_time_days")
-    plan = staticmethod(plan_supply_terms)
+    plan = staticmethod(_terms_plan)
     write = staticmethod(_terms_write)
     shown = ("supplier", "unit_cost", "minimum_order", "pack_size", "lead_time_days")
     display_name = "Supply terms"

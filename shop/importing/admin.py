@@ -14,9 +14,8 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import pandas as pd
 import tablib
 from django.conf import settings
 from django.contrib import messages
@@ -26,9 +25,15 @@ from import_export.formats.base_formats import Format
 from import_export.resources import Resource
 from import_export.results import Result, RowResult
 
-from .catalogue import plan_categories, plan_stock_counts
-from .readers import ImportFileError, read_table
-from .tables import CHANGED, NEW, REJECTED, UNCHANGED, TableImportResult, TablePlan
+from .outcomes import CHANGED, NEW, REJECTED, UNCHANGED
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from .tables import TableImportResult, TablePlan
+
+# pandas and the planners load on the first upload, not when the admin registers these screens: every
+# web process and worker autodiscovers the admin at start-up.
 
 
 class FrameDataset(tablib.Dataset):
@@ -63,6 +68,8 @@ class TableFormat(Format):
         return True
 
     def create_dataset(self, in_stream: bytes | str) -> FrameDataset:
+        from .readers import read_table
+
         data = in_stream.encode() if isinstance(in_stream, str) else in_stream
         with tempfile.TemporaryDirectory() as folder:
             path = Path(folder) / f"upload{self.suffix}"
@@ -114,6 +121,8 @@ class KeyedImportResource(Resource):
     def import_data(
         self, dataset, dry_run: bool = False, raise_errors: bool = False, **kwargs: Any
     ) -> Result:
+        from .readers import ImportFileError
+
         result = Result()
         result.diff_headers = ["row", "key", *self.shown]
         try:
@@ -166,6 +175,8 @@ class KeyedImportAdminMixin(ImportMixin):
         return TABLE_FORMATS
 
     def add_data_read_fail_error_to_form(self, form, e) -> None:
+        from .readers import ImportFileError
+
         if isinstance(e, ImportFileError):
             form.add_error("import_file", f"Nothing imported: {e}")
         else:
@@ -180,6 +191,18 @@ class KeyedImportAdminMixin(ImportMixin):
             f"{table.count(CHANGED):,} changed, {table.count(UNCHANGED):,} unchanged); "
             f"{table.count(REJECTED):,} rejected.",
         )
+
+
+def _stock_plan(frame: pd.DataFrame, *, source: str) -> TablePlan:
+    from .catalogue import plan_stock_counts
+
+    return plan_stock_counts(frame, source=source)
+
+
+def _categories_plan(frame: pd.DataFrame, *, source: str) -> TablePlan:
+    from .catalogue import plan_categories
+
+    return plan_categories(frame, source=source)
 
 
 def _stock_write(plan: TablePlan, *, dry_run: bool) -> TableImportResult:
@@ -199,7 +222,7 @@ class StockCountResource(KeyedImportResource):
 
     sku = Field(column_name="sku")
     on_hand = Field(column_name="on_hand")
-    plan = staticmethod(plan_stock_counts)
+    plan = staticmethod(_stock_plan)
     write = staticmethod(_stock_write)
     shown = ("on_hand",)
     display_name = "Stock count"
@@ -210,7 +233,7 @@ class CategoryResource(KeyedImportResource):
 
     sku = Field(column_name="sku")
     category = Field(column_name="category")
-    plan = staticmethod(plan_categories)
+    plan = staticmethod(_categories_plan)
     write = staticmethod(_categories_write)
     shown = ("category",)
     display_name = "Product categories"

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 from django.db import transaction
 
+from .outcomes import CHANGED, NEW, REJECTED, UNCHANGED  # noqa: F401  (importers read them from here)
 from .readers import ImportFileError, require_columns, text_column
 
 WHOLE = re.compile(r"[+-]?\d+(\.0*)?")
@@ -177,9 +178,6 @@ def finish_plan(
 
 
 # --- results -----------------------------------------------------------------------------------------
-
-
-NEW, CHANGED, UNCHANGED, REJECTED = "new", "changed", "unchanged", "rejected"
 
 
 @dataclass
