@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import TYPE_CHECKING
 
 from django.conf import settings
-from django.db.models import CharField, Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import CharField, Count, Exists, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
 from django.db.models.functions import Cast, Substr, TruncDate
 from django.utils import timezone
 
@@ -363,11 +363,14 @@ def missing_shop_data() -> list[MissingData]:
     """
     from django.urls import reverse
 
-    sold = Product.objects.active().filter(order_lines__isnull=False).order_by().values("pk").distinct()
+    # EXISTS, not a DISTINCT join: the join reads every order line (190 ms on the shared file, per page).
+    sold = (
+        Product.objects.active().filter(Exists(OrderLine.objects.filter(product=OuterRef("pk")))).order_by()
+    )
     terms_url = reverse("admin:inventory_productsupply_import")
     gaps: list[MissingData] = []
-    uncounted = Product.objects.filter(pk__in=sold, stock__isnull=True).count()
-    if uncounted and not StockRecord.objects.filter(product__in=sold).exists():
+    uncounted = sold.filter(stock__isnull=True).count()
+    if uncounted and not StockRecord.objects.filter(product__in=sold.values("pk")).exists():
         gaps.append(
             MissingData(
                 "stock",
@@ -397,11 +400,7 @@ def missing_shop_data() -> list[MissingData]:
                 "then their supply terms",
             )
         )
-    no_supplier = (
-        Product.objects.filter(pk__in=sold)
-        .filter(Q(supply__isnull=True) | Q(supply__supplier__isnull=True))
-        .count()
-    )
+    no_supplier = sold.filter(Q(supply__isnull=True) | Q(supply__supplier__isnull=True)).count()
     if no_supplier:
         gaps.append(
             MissingData(
@@ -412,7 +411,7 @@ def missing_shop_data() -> list[MissingData]:
                 "their suggestions cannot become purchase orders",
             )
         )
-    no_cost = Product.objects.filter(pk__in=sold, supply__supplier__isnull=False, supply__unit_cost=0).count()
+    no_cost = sold.filter(supply__supplier__isnull=False, supply__unit_cost=0).count()
     if no_cost:
         gaps.append(
             MissingData(
@@ -423,7 +422,7 @@ def missing_shop_data() -> list[MissingData]:
                 "their suggestions are worth 0.00",
             )
         )
-    no_category = Product.objects.filter(pk__in=sold, category__isnull=True).count()
+    no_category = sold.filter(category__isnull=True).count()
     if no_category:
         gaps.append(
             MissingData(
