@@ -332,6 +332,14 @@ def _backtest_and_choose(
         anchor, weight = {}, np.zeros(m)
     naive = batch.seasonal_naive(7)
     naive_runs = {c: naive(actual_panel, c, lengths[c]) for c in cuts}
+    if ARIMA in runs:
+        # The least-squares ARIMA only screened: where it won, statsmodels fits the issued forecast.
+        won = np.flatnonzero(np.array([names[b] == ARIMA for b in best]))
+        refits, reasons = statsmodels_arima(panel, won, horizon)
+        for i, forecast in refits.items():
+            runs[ARIMA][days][i] = forecast
+        for i, reason in reasons.items():
+            failures[i].append(reason)
 
     results = []
     for i in range(m):
@@ -364,6 +372,44 @@ def _backtest_and_choose(
             )
         )
     return results
+
+
+#: The weekday shaping of the issued ARIMA forecast, as in the least-squares screen (``batch.arima_css``).
+ARIMA_SHAPE_WEEKS = 16
+
+
+def statsmodels_arima(
+    panel: batch.Panel, rows: np.ndarray, horizon: int
+) -> tuple[dict[int, np.ndarray], dict[int, str]]:
+    """statsmodels ARIMA(5,1,0) forecasts from the panel's last day for ``rows``, with their weekday shape.
+
+    Each row is fitted from its first sale on (the winsorised series the screen saw) by
+    ``statsmodels.tsa.arima.model.ARIMA``; the forecast keeps its total and takes the
+    weekday profile of the last ``ARIMA_SHAPE_WEEKS`` weeks, like the screen's. A fit that
+    raises or does not converge is left out (the caller keeps the least-squares forecast)
+    and its reason returned. statsmodels is imported only here, when ARIMA won somewhere.
+    """
+    from .methods import Arima
+
+    days = panel.values.shape[1]
+    out: dict[int, np.ndarray] = {}
+    reasons: dict[int, str] = {}
+    if not len(rows):
+        return out, reasons
+    profile = batch.weekday_profiles(panel, days, weeks=ARIMA_SHAPE_WEEKS)
+    profile = profile[:, panel.weekday(days + np.arange(horizon))]
+    for i in rows:
+        series = panel.values[i, panel.start[i] :]
+        try:
+            forecast = Arima((5, 1, 0), fitter="arima").fit_values(series).predict(horizon)
+        except Exception as exc:  # noqa: BLE001 - a failed fit keeps the screen's forecast
+            reasons[int(i)] = (
+                f"statsmodels ARIMA failed ({type(exc).__name__}: {exc}); least-squares fit issued"[:300]
+            )
+            continue
+        shape = profile[i] / max(float(profile[i].mean()), 1e-9)
+        out[int(i)] = np.clip(forecast * shape, 0, None)
+    return out, reasons
 
 
 def _naive_scale(values: np.ndarray) -> np.ndarray:
