@@ -458,6 +458,16 @@ def reorder_levels_forecasts(
     )
 
 
+def replay_policy_options(*, cover_days: int | None = None) -> dict:
+    """The ``reorder_plan`` settings of ``reorder_levels_from``, for the engine's replays (no unit costs)."""
+    policy = _policy_settings()
+    return {
+        "cover_days": cover_days if cover_days is not None else policy["cover_days"],
+        "max_cover_days": policy["max_cover_days"],
+        "max_safety_stock_multiple": policy["max_safety_stock_multiple"],
+    }
+
+
 def reorder_levels_from(
     *,
     forecasts: dict[int, EngineForecast],

@@ -18,7 +18,7 @@ not finite is dropped and the reason recorded; if the whole selection fails, a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -137,6 +137,8 @@ class ProductForecast:
     #: daily MASE of the issued forecast over the backtest origins, and of a seasonal naive one
     backtest_mase: float = float("nan")
     naive_mase: float = float("nan")
+    #: statsmodels ARIMA's estimated parameters when ARIMA was issued (a later run may reuse them)
+    arima_params: np.ndarray | None = None
 
     @property
     def total(self) -> float:
@@ -195,6 +197,7 @@ def forecast_matrix(
     winsorise_multiple: float | None = 8.0,
     shrink_window: int | None = 168,
     shrink_power: float = 0.5,
+    arima_params: Sequence[np.ndarray | None] | None = None,
 ) -> list[ProductForecast]:
     """Choose, fit and forecast a method for every row of a products x days matrix of daily demand.
 
@@ -204,6 +207,9 @@ def forecast_matrix(
     by the product's one-step naive error, wins. Its total is then pulled towards the
     ``shrink_window``-day weekday-profile level with weight sqrt(e) / (sqrt(e) + sqrt(e_level))
     (see ``shrink_total``); the backtest runs behind the lead-time errors get the same pull.
+    ``arima_params`` (one per row, or None) are a previous run's statsmodels ARIMA estimates:
+    where given, the issued ARIMA forecast filters the new data with them instead of
+    re-estimating (a nightly refit; see ``statsmodels_arima``).
     """
     raw = np.clip(np.nan_to_num(np.asarray(values, dtype=float), nan=0.0), 0, None)
     if raw.ndim != 2:
@@ -245,6 +251,7 @@ def forecast_matrix(
             winsorise_multiple=winsorise_multiple,
             shrink_window=shrink_window,
             shrink_power=shrink_power,
+            arima_params=[arima_params[i] for i in chosen_rows] if arima_params is not None else None,
         )
         for i, result in zip(chosen_rows, done, strict=True):
             results[i] = result
@@ -265,6 +272,7 @@ def _backtest_and_choose(
     winsorise_multiple: float | None,
     shrink_window: int | None,
     shrink_power: float,
+    arima_params: Sequence[np.ndarray | None] | None = None,
 ) -> list[ProductForecast]:
     m, days = raw.shape
     trimmed = np.vstack([_trimmed(row, p, winsorise_multiple) for row, p in zip(raw, profiles, strict=True)])
@@ -332,12 +340,16 @@ def _backtest_and_choose(
         anchor, weight = {}, np.zeros(m)
     naive = batch.seasonal_naive(7)
     naive_runs = {c: naive(actual_panel, c, lengths[c]) for c in cuts}
+    fitted_params: dict[int, np.ndarray] = {}
     if ARIMA in runs:
         # The least-squares ARIMA only screened: where it won, statsmodels fits the issued forecast.
         won = np.flatnonzero(np.array([names[b] == ARIMA for b in best]))
-        refits, reasons = statsmodels_arima(panel, won, horizon)
-        for i, forecast in refits.items():
+        refits, reasons = statsmodels_arima(
+            panel, won, horizon, params={i: arima_params[i] for i in won} if arima_params else None
+        )
+        for i, (forecast, params) in refits.items():
             runs[ARIMA][days][i] = forecast
+            fitted_params[i] = params
         for i, reason in reasons.items():
             failures[i].append(reason)
 
@@ -369,6 +381,7 @@ def _backtest_and_choose(
                 level_shrink=float(weight[i]),
                 backtest_mase=float(mase),
                 naive_mase=float(naive_mase),
+                arima_params=fitted_params.get(i),
             )
         )
     return results
@@ -379,20 +392,24 @@ ARIMA_SHAPE_WEEKS = 16
 
 
 def statsmodels_arima(
-    panel: batch.Panel, rows: np.ndarray, horizon: int
-) -> tuple[dict[int, np.ndarray], dict[int, str]]:
-    """statsmodels ARIMA(5,1,0) forecasts from the panel's last day for ``rows``, with their weekday shape.
+    panel: batch.Panel, rows: np.ndarray, horizon: int, *, params: dict[int, np.ndarray | None] | None = None
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, str]]:
+    """statsmodels ARIMA(5,1,0) forecasts from the panel's last day for ``rows``, and their parameters.
 
     Each row is fitted from its first sale on (the winsorised series the screen saw) by
-    ``statsmodels.tsa.arima.model.ARIMA``; the forecast keeps its total and takes the
-    weekday profile of the last ``ARIMA_SHAPE_WEEKS`` weeks, like the screen's. A fit that
-    raises or does not converge is left out (the caller keeps the least-squares forecast)
-    and its reason returned. statsmodels is imported only here, when ARIMA won somewhere.
+    ``statsmodels.tsa.arima.model.ARIMA`` (maximum likelihood); with ``params[row]`` given, the
+    new data are only filtered with those estimates (a nightly refit: a fraction of the cost,
+    the same model). The forecast keeps its total and takes the weekday profile of the last
+    ``ARIMA_SHAPE_WEEKS`` weeks, like the screen's. A fit that raises or does not converge is
+    left out (the caller keeps the least-squares forecast) and its reason returned.
+    statsmodels is imported only here, when ARIMA won somewhere.
     """
+    from statsmodels.tsa.arima.model import ARIMA as StatsmodelsARIMA
+
     from .methods import Arima
 
     days = panel.values.shape[1]
-    out: dict[int, np.ndarray] = {}
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
     reasons: dict[int, str] = {}
     if not len(rows):
         return out, reasons
@@ -400,15 +417,24 @@ def statsmodels_arima(
     profile = profile[:, panel.weekday(days + np.arange(horizon))]
     for i in rows:
         series = panel.values[i, panel.start[i] :]
+        known = (params or {}).get(int(i))
         try:
-            forecast = Arima((5, 1, 0), fitter="arima").fit_values(series).predict(horizon)
+            if known is not None and len(series) >= 28:
+                model = StatsmodelsARIMA(series, order=(5, 1, 0), trend="n")
+                result = model.filter(np.asarray(known, dtype=float))
+                forecast, fitted = np.asarray(result.forecast(horizon), dtype=float), np.asarray(known)
+                if not np.isfinite(forecast).all():
+                    raise ValueError("non-finite forecast")
+            else:
+                method = Arima((5, 1, 0), fitter="arima").fit_values(series)
+                forecast, fitted = method.predict(horizon), np.asarray(method.result_.params, dtype=float)
         except Exception as exc:  # noqa: BLE001 - a failed fit keeps the screen's forecast
             reasons[int(i)] = (
                 f"statsmodels ARIMA failed ({type(exc).__name__}: {exc}); least-squares fit issued"[:300]
             )
             continue
         shape = profile[i] / max(float(profile[i].mean()), 1e-9)
-        out[int(i)] = np.clip(forecast * shape, 0, None)
+        out[int(i)] = (np.clip(np.clip(forecast, 0, None) * shape, 0, None), fitted)
     return out, reasons
 
 
