@@ -90,6 +90,7 @@ def forecast_run_start(
             return existing
     as_of = as_of or _default_as_of()
     ids = sorted(set(product_ids)) if product_ids is not None else selectors.products_with_sales(before=as_of)
+    methods_from, selected_on = _selection_source(as_of)
     run = ForecastRun(
         run_key=run_key or None,
         as_of=as_of,
@@ -104,6 +105,9 @@ def forecast_run_start(
             "scope": "all" if product_ids is None else "selected",
             # What the forecasts are computed from; a later change to these rows voids the run (see below).
             "inputs": selectors.demand_inputs_fingerprint(before=as_of),
+            # Methods are re-selected weekly; between, each product's method is refitted (see below).
+            "selected_on": selected_on.isoformat(),
+            "methods_from_run": methods_from,
         },
     )
     run.full_clean()
@@ -114,6 +118,43 @@ def forecast_run_start(
         # Another worker started the same run_key between our read and our insert.
         return ForecastRun.objects.get(run_key=run_key)
     return run
+
+
+#: Days a run's per-product method choice is reused by later runs before a full re-selection.
+RESELECT_EVERY_DAYS = 7
+
+
+def _selection_source(as_of: date) -> tuple[int | None, date]:
+    """The run whose method choices a run as of ``as_of`` reuses (None: select afresh), and the selection day.
+
+    The nightly retrain refits yesterday's choice instead of backtesting every candidate again:
+    the latest complete run before ``as_of`` whose choices were made fewer than
+    ``RESELECT_EVERY_DAYS`` days earlier. Once a week (or after a gap) every product is re-selected.
+    """
+    previous = (
+        ForecastRun.objects.filter(
+            status=ForecastRun.Status.COMPLETE,
+            as_of__lt=as_of,
+            as_of__gte=as_of - timedelta(days=RESELECT_EVERY_DAYS),
+        )
+        .only("pk", "as_of", "settings")
+        .first()
+    )
+    selected = (previous.settings or {}).get("selected_on") if previous else None
+    if selected and 0 <= (as_of - date.fromisoformat(selected)).days < RESELECT_EVERY_DAYS:
+        return previous.pk, date.fromisoformat(selected)
+    return None, as_of
+
+
+def _previous_choices(run: ForecastRun, product_ids: list[int]) -> dict[int, tuple[str, list[float]]]:
+    """(method, ARIMA parameters) per product in the run this one reuses; empty when it re-selects."""
+    source = (run.settings or {}).get("methods_from_run")
+    if not source:
+        return {}
+    rows = ProductForecast.objects.filter(run_id=source, product_id__in=product_ids).values_list(
+        "product_id", "method", "arima_params"
+    )
+    return {pid: (method, params or None) for pid, method, params in rows}
 
 
 def forecast_run_product_ids(*, run: ForecastRun) -> list[int]:
@@ -128,8 +169,12 @@ def _engine_forecasts(
     lead_times: dict[int, int],
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    previous: dict[int, tuple[str, list[float] | None]] | None = None,
 ) -> dict[int, EngineForecast]:
-    """Load the products' demand before ``as_of`` and run the engine, grouped by lead time."""
+    """Load the products' demand before ``as_of`` and run the engine, grouped by lead time.
+
+    ``previous`` holds an earlier run's method (and ARIMA estimates) per product: those are refitted.
+    """
     # The engine (pandas, scipy) loads here, not when Django starts: every command and worker
     # imports this module, and only forecasting needs it.
     from .forecasting.selection import ProductForecast as EngineForecast
@@ -144,7 +189,12 @@ def _engine_forecasts(
         present = [pid for pid in ids if pid in matrix.index]
         results.update(
             forecast_frame(
-                matrix.loc[present], horizon=horizon, lead_time=lead_time, workers=workers, progress=progress
+                matrix.loc[present],
+                horizon=horizon,
+                lead_time=lead_time,
+                workers=workers,
+                progress=progress,
+                previous=previous,
             )
         )
         for pid in set(ids) - set(present):
@@ -163,7 +213,13 @@ def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
     run = ForecastRun.objects.get(pk=run_id)
     ids = sorted(set(product_ids))
     lead_times = selectors.lead_times_for(product_ids=ids)
-    results = _engine_forecasts(as_of=run.as_of, product_ids=ids, horizon=run.horizon, lead_times=lead_times)
+    results = _engine_forecasts(
+        as_of=run.as_of,
+        product_ids=ids,
+        horizon=run.horizon,
+        lead_times=lead_times,
+        previous=_previous_choices(run, ids),
+    )
     rows = [
         ProductForecast(
             run=run,
@@ -179,6 +235,7 @@ def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
             level_shrink=round(float(result.level_shrink), 4),
             backtest_mase=_finite_or_none(result.backtest_mase),
             naive_mase=_finite_or_none(result.naive_mase),
+            arima_params=[] if result.arima_params is None else [float(v) for v in result.arima_params],
         )
         for pid, result in results.items()
     ]
@@ -199,6 +256,7 @@ def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
                 "level_shrink",
                 "backtest_mase",
                 "naive_mase",
+                "arima_params",
             ],
         )
     return len(rows)

@@ -188,9 +188,9 @@ class ForecastPolicy:
     window day 0. Each call forecasts every product from the history plus the served units
     so far, exactly as a retrain would (``forecast_matrix``), and turns each forecast into s
     and S with the product's ``reorder_plan`` and its safety stock from rolling errors.
-    statsmodels' ARIMA estimates are kept per product and re-estimated every
-    ``reestimate_every`` days; between, the new data are filtered with them (as the nightly
-    retrain does).
+    As the nightly retrain does, each product's method is re-selected every
+    ``reselect_every`` days and only refitted between (an ARIMA's statsmodels estimates are
+    kept and the new days filtered with them).
     """
 
     def __init__(
@@ -202,7 +202,7 @@ class ForecastPolicy:
         service_level: float,
         horizon: int = 28,
         policy_options: dict | None = None,
-        reestimate_every: int = 7,
+        reselect_every: int = 7,
     ) -> None:
         self.history = np.asarray(history, dtype=float)
         self.next_weekday = next_weekday
@@ -210,28 +210,29 @@ class ForecastPolicy:
         self.service_level = service_level
         self.horizon = horizon
         self.policy_options = dict(policy_options or {})
-        self.reestimate_every = reestimate_every
-        self._arima: dict[int, tuple[int, np.ndarray]] = {}
+        self.reselect_every = reselect_every
+        self._selected_on: int | None = None
+        self._methods: list[str | None] = []
+        self._arima: list[np.ndarray | None] = []
         self.calls = 0
 
     def forecasts(self, day: int, served: np.ndarray) -> list:
         from .selection import forecast_matrix
 
         matrix = np.hstack([self.history, served]) if served.shape[1] else self.history
-        known: list[np.ndarray | None] = []
-        for i in range(len(matrix)):
-            entry = self._arima.get(i)
-            known.append(entry[1] if entry and day - entry[0] < self.reestimate_every else None)
+        reselect = self._selected_on is None or day - self._selected_on >= self.reselect_every
         results = forecast_matrix(
             matrix,
             next_weekday=(self.next_weekday + day) % 7,
             horizon=self.horizon,
             lead_time=self.lead_time,
-            arima_params=known,
+            arima_params=None if reselect else self._arima,
+            keep_methods=None if reselect else self._methods,
         )
-        for i, result in enumerate(results):
-            if result.arima_params is not None and known[i] is None:
-                self._arima[i] = (day, result.arima_params)
+        if reselect:
+            self._selected_on = day
+            self._methods = [result.method for result in results]
+            self._arima = [result.arima_params for result in results]
         self.calls += 1
         return results
 

@@ -198,6 +198,7 @@ def forecast_matrix(
     shrink_window: int | None = 168,
     shrink_power: float = 0.5,
     arima_params: Sequence[np.ndarray | None] | None = None,
+    keep_methods: Sequence[str | None] | None = None,
 ) -> list[ProductForecast]:
     """Choose, fit and forecast a method for every row of a products x days matrix of daily demand.
 
@@ -209,7 +210,9 @@ def forecast_matrix(
     (see ``shrink_total``); the backtest runs behind the lead-time errors get the same pull.
     ``arima_params`` (one per row, or None) are a previous run's statsmodels ARIMA estimates:
     where given, the issued ARIMA forecast filters the new data with them instead of
-    re-estimating (a nightly refit; see ``statsmodels_arima``).
+    re-estimating (a nightly refit; see ``statsmodels_arima``). ``keep_methods`` (one per row, or
+    None) are methods chosen by an earlier run: such a row backtests and fits only that method
+    (a refit without re-selection); a row whose method is unknown or None is selected afresh.
     """
     raw = np.clip(np.nan_to_num(np.asarray(values, dtype=float), nan=0.0), 0, None)
     if raw.ndim != 2:
@@ -252,6 +255,7 @@ def forecast_matrix(
             shrink_window=shrink_window,
             shrink_power=shrink_power,
             arima_params=[arima_params[i] for i in chosen_rows] if arima_params is not None else None,
+            keep_methods=[keep_methods[i] for i in chosen_rows] if keep_methods is not None else None,
         )
         for i, result in zip(chosen_rows, done, strict=True):
             results[i] = result
@@ -273,6 +277,7 @@ def _backtest_and_choose(
     shrink_window: int | None,
     shrink_power: float,
     arima_params: Sequence[np.ndarray | None] | None = None,
+    keep_methods: Sequence[str | None] | None = None,
 ) -> list[ProductForecast]:
     m, days = raw.shape
     trimmed = np.vstack([_trimmed(row, p, winsorise_multiple) for row, p in zip(raw, profiles, strict=True)])
@@ -285,6 +290,13 @@ def _backtest_and_choose(
     names_by_row = [
         candidate_names(p, expensive=expensive and p.recent_mean >= expensive_min_daily) for p in profiles
     ]
+    kept = [
+        name if name in CLOSED_FORM or name in RATES or name in FITTED or name in COMBINATIONS else None
+        for name in (keep_methods if keep_methods is not None else [None] * m)
+    ]
+    for i, name in enumerate(kept):
+        if name is not None:  # the earlier run's choice: only it (or its members) is computed
+            names_by_row[i] = list(COMBINATIONS.get(name, (name,)))
     names = list(dict.fromkeys(name for row in names_by_row for name in row))
     wanted = {name: np.array([name in row for row in names_by_row]) for name in names}
     # runs[name][origin] is a products x horizon forecast; NaN rows did not run the method.
@@ -328,6 +340,9 @@ def _backtest_and_choose(
         return np.mean(errors, axis=0)
 
     scores = np.column_stack([score(runs[name]) for name in names])  # NaN where not a candidate
+    for i, name in enumerate(kept):
+        if name is not None and name in names and np.isfinite(scores[i, names.index(name)]):
+            scores[i, [j for j, other in enumerate(names) if other != name]] = np.nan
     best = np.argmin(np.where(np.isfinite(scores), scores, np.inf), axis=1)
     chosen_score = scores[np.arange(m), best]
     if shrink_window:
@@ -506,12 +521,15 @@ def forecast_frame(
     workers: int = 1,
     chunk_size: int = 1000,
     progress: Callable[[int], None] | None = None,
+    previous: dict[Hashable, tuple[str, np.ndarray | None]] | None = None,
     **params,
 ) -> dict[Hashable, ProductForecast]:
     """Forecast every row of a products x days matrix (columns: consecutive days).
 
     Rows go through ``forecast_matrix`` in blocks of ``chunk_size`` (bounded memory, progress);
     ``workers > 1`` spreads the blocks over processes. ``progress`` gets the products just done.
+    ``previous`` maps a row's key to an earlier run's (method, statsmodels ARIMA parameters): those
+    rows are refitted with that method instead of re-selected (``keep_methods``).
     """
     if matrix.empty:
         return {}
@@ -522,6 +540,19 @@ def forecast_frame(
     blocks = [slice(i, i + chunk_size) for i in range(0, len(keys), chunk_size)]
     results: dict[Hashable, ProductForecast] = {}
 
+    def block_params(block: slice) -> dict:
+        if not previous:
+            return params
+        earlier = [previous.get(key) for key in keys[block]]
+        return {
+            **params,
+            "keep_methods": [e[0] if e else None for e in earlier],
+            "arima_params": [
+                np.asarray(e[1], dtype=float) if e and e[1] is not None and len(e[1]) else None
+                for e in earlier
+            ],
+        }
+
     def collect(block: slice, forecasts: list[ProductForecast]) -> None:
         results.update(zip(keys[block], forecasts, strict=True))
         if progress:
@@ -529,11 +560,14 @@ def forecast_frame(
 
     if workers <= 1 or len(blocks) <= 1:
         for block in blocks:
-            collect(block, _forecast_block(values[block], next_weekday, params))
+            collect(block, _forecast_block(values[block], next_weekday, block_params(block)))
         return results
     with ProcessPoolExecutor(max_workers=workers) as pool:
         parts = pool.map(
-            _forecast_block, [values[b] for b in blocks], [next_weekday] * len(blocks), [params] * len(blocks)
+            _forecast_block,
+            [values[b] for b in blocks],
+            [next_weekday] * len(blocks),
+            [block_params(b) for b in blocks],
         )
         for block, forecasts in zip(blocks, parts, strict=True):
             collect(block, forecasts)

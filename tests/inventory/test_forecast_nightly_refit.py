@@ -1,0 +1,80 @@
+"""The nightly retrain refits yesterday's method choice and re-selects weekly; ARIMA estimates carry over."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import numpy as np
+import pytest
+
+from inventory import services
+from inventory.forecasting import selection
+from inventory.models import ProductForecast
+from tests.inventory.test_services import START, record_sales, weekly_sales
+from tests.shop.factories import make_product
+
+pytestmark = pytest.mark.django_db
+
+AS_OF = START + timedelta(days=140)
+
+
+@pytest.fixture
+def products():
+    busy = make_product()
+    rng = np.random.default_rng(2)
+    drift = np.clip(30 + np.cumsum(rng.normal(0, 1, 160)), 5, None)
+    record_sales(
+        busy, [int(q) for q in rng.poisson(drift * np.tile([1, 1.2, 1.1, 1.3, 1.4, 0.2, 0.6], 23)[:160])]
+    )
+    steady = make_product()
+    record_sales(steady, weekly_sales(23, scale=2))
+    return busy, steady
+
+
+def test_a_run_the_next_day_refits_the_previous_choice_and_a_week_later_re_selects(products, monkeypatch):
+    first = services.forecast_retrain(as_of=AS_OF)
+    assert first.settings["selected_on"] == AS_OF.isoformat() and first.settings["methods_from_run"] is None
+
+    # The next night every candidate but the chosen one would be backtested again; make any other
+    # choice impossible to miss: the selector would now only consider ma28.
+    monkeypatch.setattr(selection, "candidate_names", lambda profile, *, expensive: ["ma28"])
+    second = services.forecast_retrain(as_of=AS_OF + timedelta(days=1))
+    assert second.settings["methods_from_run"] == first.pk
+    assert second.settings["selected_on"] == AS_OF.isoformat()
+    chosen = dict(first.forecasts.values_list("product_id", "method"))
+    assert dict(second.forecasts.values_list("product_id", "method")) == chosen
+    for forecast in second.forecasts.all():
+        assert set(forecast.candidates) <= {
+            chosen[forecast.product_id],
+            *selection.COMBINATIONS.get(chosen[forecast.product_id], ()),
+        }
+
+    later = services.forecast_retrain(as_of=AS_OF + timedelta(days=7))
+    assert later.settings["methods_from_run"] is None
+    assert later.settings["selected_on"] == (AS_OF + timedelta(days=7)).isoformat()
+    assert set(later.forecasts.values_list("method", flat=True)) <= {"ma28", "zero"}
+
+
+def test_an_issued_arima_keeps_its_statsmodels_estimates_for_the_next_nights(products, monkeypatch):
+    monkeypatch.setattr(selection, "candidate_names", lambda profile, *, expensive: [selection.ARIMA])
+    busy, _ = products
+
+    first = services.forecast_retrain(as_of=AS_OF)
+    issued = ProductForecast.objects.get(run=first, product=busy)
+    assert issued.method == selection.ARIMA and len(issued.arima_params) == 6  # 5 AR terms and the variance
+
+    fitted = []
+    original = selection.statsmodels_arima
+
+    def spy(panel, rows, horizon, *, params=None):
+        fitted.append(params)
+        return original(panel, rows, horizon, params=params)
+
+    monkeypatch.setattr(selection, "statsmodels_arima", spy)
+    second = services.forecast_retrain(as_of=AS_OF + timedelta(days=1))
+
+    refit = ProductForecast.objects.get(run=second, product=busy)
+    assert refit.method == selection.ARIMA
+    assert refit.arima_params == pytest.approx(issued.arima_params)
+    assert any(p and any(v is not None for v in p.values()) for p in fitted)
+    assert refit.values != issued.values  # one more day of data, filtered with the same estimates
