@@ -35,7 +35,7 @@ from .models import (
     ReorderSuggestion,
     Supplier,
 )
-from .policy import ROLLING_HISTORY_DAYS, ReorderPlan, SupplyTerms, reorder_plan
+from .policy import REVIEW_PERIOD_DAYS, ROLLING_HISTORY_DAYS, ReorderPlan, SupplyTerms, reorder_plan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,7 +60,17 @@ def _policy_settings() -> dict:
         "cover_days": int(settings.INVENTORY["ORDER_COVER_DAYS"]),
         "max_cover_days": float(settings.INVENTORY["MAX_COVER_DAYS"]),
         "max_safety_stock_multiple": float(settings.INVENTORY["MAX_SAFETY_STOCK_MULTIPLE"]),
+        "review_days": review_period_days(),
     }
+
+
+def review_period_days() -> int:
+    """Days between reviews of a product's position: suggestions are made by the nightly retrain (1).
+
+    The engine's rolling replay chose this on a validation window (docs/BENCHMARKS.md); a shop
+    that retrains less often sets ``INVENTORY["REVIEW_PERIOD_DAYS"]`` to its interval.
+    """
+    return int(settings.INVENTORY.get("REVIEW_PERIOD_DAYS", REVIEW_PERIOD_DAYS))
 
 
 def _default_as_of() -> date:
@@ -415,6 +425,8 @@ def reorder_plans_for(
                 max_safety_stock_multiple=policy.get("max_safety_stock_multiple"),
                 as_of=run.as_of,
                 history=histories[forecast.product_id],
+                # Runs from before the review period was recorded planned for the lead time alone.
+                review_days=int(run.settings.get("review_days", 0)),
             ),
             product_inputs,
         )
@@ -523,6 +535,7 @@ def replay_policy_options(*, cover_days: int | None = None) -> dict:
         "cover_days": cover_days if cover_days is not None else policy["cover_days"],
         "max_cover_days": policy["max_cover_days"],
         "max_safety_stock_multiple": policy["max_safety_stock_multiple"],
+        "review_days": policy["review_days"],
     }
 
 
@@ -557,6 +570,7 @@ def reorder_levels_from(
             max_cover_days=policy["max_cover_days"],
             max_safety_stock_multiple=policy["max_safety_stock_multiple"],
             history=histories.get(pid),
+            review_days=policy["review_days"],
         )
         levels.append(ReorderLevels(pid, skus[pid], round(plan.reorder_point, 2), round(plan.order_up_to, 2)))
     return levels

@@ -203,6 +203,8 @@ class ForecastPolicy:
         horizon: int = 28,
         policy_options: dict | None = None,
         reselect_every: int = 7,
+        statsmodels_refit: bool = True,
+        forecast_options: dict | None = None,
     ) -> None:
         self.history = np.asarray(history, dtype=float)
         self.next_weekday = next_weekday
@@ -211,6 +213,8 @@ class ForecastPolicy:
         self.horizon = horizon
         self.policy_options = dict(policy_options or {})
         self.reselect_every = reselect_every
+        self.statsmodels_refit = statsmodels_refit
+        self.forecast_options = dict(forecast_options or {})
         self._selected_on: int | None = None
         self._methods: list[str | None] = []
         self._arima: list[np.ndarray | None] = []
@@ -228,6 +232,8 @@ class ForecastPolicy:
             lead_time=self.lead_time,
             arima_params=None if reselect else self._arima,
             keep_methods=None if reselect else self._methods,
+            statsmodels_refit=self.statsmodels_refit,
+            **self.forecast_options,
         )
         if reselect:
             self._selected_on = day

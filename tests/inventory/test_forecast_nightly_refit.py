@@ -78,3 +78,39 @@ def test_an_issued_arima_keeps_its_statsmodels_estimates_for_the_next_nights(pro
     assert refit.arima_params == pytest.approx(issued.arima_params)
     assert any(p and any(v is not None for v in p.values()) for p in fitted)
     assert refit.values != issued.values  # one more day of data, filtered with the same estimates
+
+
+def test_nightly_suggestions_cover_the_lead_time_plus_one_review_day_and_old_runs_keep_theirs(products):
+    from inventory.models import ForecastRun, ProductSupply, ReorderSuggestion, Supplier
+    from inventory.policy import SupplyTerms, reorder_plan
+
+    busy, _ = products
+    supplier = Supplier.objects.create(name="Acme", lead_time_days=7)
+    ProductSupply.objects.create(product=busy, supplier=supplier)
+
+    run = services.forecast_retrain(as_of=AS_OF)
+
+    assert run.settings["review_days"] == 1
+    suggestion = ReorderSuggestion.objects.get(run=run, product=busy)
+    forecast = ProductForecast.objects.get(run=run, product=busy)
+    history = services.demand_histories(as_of=AS_OF, product_ids=[busy.pk])[busy.pk]
+
+    def plan(review_days):
+        return reorder_plan(
+            forecast=np.asarray(forecast.values),
+            errors=np.asarray(forecast.lead_time_errors),
+            service_level=suggestion.service_level,
+            terms=SupplyTerms(7),
+            history=history,
+            max_safety_stock_multiple=run.settings["max_safety_stock_multiple"],
+            review_days=review_days,
+        )
+
+    assert suggestion.reorder_point == pytest.approx(plan(1).reorder_point, abs=0.01)
+    # A run recorded before the review period existed is recomputed as it was planned: lead time only.
+    del run.settings["review_days"]
+    ForecastRun.objects.filter(pk=run.pk).update(settings=run.settings)
+    run.refresh_from_db()
+    ((recomputed, _),) = services.reorder_plans_for(run=run, forecasts=[forecast]).values()
+    assert recomputed.reorder_point == pytest.approx(plan(0).reorder_point)
+    assert plan(0).reorder_point < plan(1).reorder_point
