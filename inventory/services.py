@@ -180,6 +180,7 @@ def _engine_forecasts(
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
     previous: dict[int, tuple[str, list[float] | None]] | None = None,
+    demand: pd.DataFrame | None = None,
 ) -> dict[int, EngineForecast]:
     """Load the products' demand before ``as_of`` and run the engine, grouped by lead time.
 
@@ -190,7 +191,10 @@ def _engine_forecasts(
     from .forecasting.selection import ProductForecast as EngineForecast
     from .forecasting.selection import forecast_frame
 
-    matrix = selectors.demand_matrix(before=as_of, product_ids=product_ids)
+    if demand is None:
+        matrix = selectors.demand_matrix(before=as_of, product_ids=product_ids)
+    else:  # read once for a whole run: only this chunk's rows, none of its days trimmed
+        matrix = demand.loc[demand.index.intersection(product_ids)]
     results: dict[int, EngineForecast] = {}
     by_lead_time: dict[int, list[int]] = defaultdict(list)
     for pid in product_ids:
@@ -214,11 +218,12 @@ def _engine_forecasts(
     return results
 
 
-def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
+def forecast_chunk(*, run_id: int, product_ids: list[int], demand: pd.DataFrame | None = None) -> int:
     """Forecast these products for the run and upsert their ``ProductForecast`` rows; returns how many.
 
     Re-running a chunk replaces its rows. A product whose every method fails gets a
-    flat mean with the reason recorded; it never aborts the chunk.
+    flat mean with the reason recorded; it never aborts the chunk. ``demand`` is the run's
+    whole demand matrix when the caller has read it once for every chunk (``forecast_retrain``).
     """
     run = ForecastRun.objects.get(pk=run_id)
     ids = sorted(set(product_ids))
@@ -229,6 +234,7 @@ def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
         horizon=run.horizon,
         lead_times=lead_times,
         previous=_previous_choices(run, ids),
+        demand=demand,
     )
     rows = [
         ProductForecast(
@@ -485,9 +491,11 @@ def forecast_retrain(
     product_ids = product_ids_for_skus(skus=product_skus) if product_skus else None
     run = forecast_run_start(as_of=as_of, product_ids=product_ids)
     ids = forecast_run_product_ids(run=run)
+    # One read of the demand for every chunk (the nightly retrain read it once per chunk).
+    demand = selectors.demand_matrix(before=run.as_of, product_ids=ids) if len(ids) > chunk_size else None
     done = 0
     for start in range(0, len(ids), chunk_size):
-        done += forecast_chunk(run_id=run.pk, product_ids=ids[start : start + chunk_size])
+        done += forecast_chunk(run_id=run.pk, product_ids=ids[start : start + chunk_size], demand=demand)
         if progress:
             progress("forecast", done, len(ids))
     run = forecast_run_finish(run_id=run.pk)

@@ -114,3 +114,19 @@ def test_nightly_suggestions_cover_the_lead_time_plus_one_review_day_and_old_run
     ((recomputed, _),) = services.reorder_plans_for(run=run, forecasts=[forecast]).values()
     assert recomputed.reorder_point == pytest.approx(plan(0).reorder_point)
     assert plan(0).reorder_point < plan(1).reorder_point
+
+
+def test_a_retrain_that_reads_the_demand_once_forecasts_each_chunk_as_a_chunk_read_alone_would(products):
+    late = make_product()
+    record_sales(late, [0] * 60 + [5, 7, 0, 6] * 20)  # its first sale long after the others'
+
+    run = services.forecast_retrain(as_of=AS_OF, chunk_size=1)  # three chunks, one read
+    once = {f.product_id: (f.method, f.values) for f in run.forecasts.all()}
+    for pid in run.product_ids:
+        services.forecast_chunk(run_id=run.pk, product_ids=[pid])  # each chunk reads its own rows
+    alone = {f.product_id: (f.method, f.values) for f in run.forecasts.all()}
+
+    assert len(once) == 3
+    for pid, (method, values) in alone.items():
+        assert once[pid][0] == method
+        assert once[pid][1] == pytest.approx(values)
