@@ -407,6 +407,8 @@ def _backtest_and_choose(
     return results
 
 
+#: Days a nightly refit filters with known ARIMA estimates (the forecast needs only the last 6).
+ARIMA_FILTER_DAYS = 56
 #: The weekday shaping of the issued ARIMA forecast, as in the least-squares screen (``batch.arima_css``).
 ARIMA_SHAPE_WEEKS = 16
 
@@ -442,7 +444,8 @@ def statsmodels_arima(
         known = (params or {}).get(int(i))
         try:
             if known is not None and len(series) >= 28:
-                model = StatsmodelsARIMA(series, order=(5, 1, 0), trend="n")
+                # Given the estimates, an AR(5) on differences forecasts from its last days alone.
+                model = StatsmodelsARIMA(series[-ARIMA_FILTER_DAYS:], order=(5, 1, 0), trend="n")
                 # No parameter covariance and only the last state: the forecast needs neither, and they
                 # were most of the filter's cost.
                 result = model.filter(np.asarray(known, dtype=float), cov_type="none", low_memory=True)

@@ -96,3 +96,21 @@ def test_importing_the_selector_does_not_import_statsmodels():
         cwd=Path(__file__).parents[2],
     )
     assert result.stdout.strip() == "False"
+
+
+def test_filtering_the_last_weeks_with_known_estimates_forecasts_as_the_whole_series_does():
+    from statsmodels.tsa.arima.model import ARIMA
+
+    values = selection.winsorise(busy_series(seed=6)[0])
+    fitted = ARIMA(values, order=(5, 1, 0), trend="n").fit(method="burg", cov_type="none")
+    panel = batch.Panel(values[None, :], weekday0=0)
+
+    refits, reasons = selection.statsmodels_arima(panel, np.array([0]), 28, params={0: fitted.params})
+
+    assert reasons == {}
+    forecast, params = refits[0]
+    assert np.allclose(params, fitted.params)
+    whole = ARIMA(values, order=(5, 1, 0), trend="n").filter(fitted.params).forecast(28)
+    profile = batch.weekday_profiles(panel, len(values), weeks=selection.ARIMA_SHAPE_WEEKS)[0]
+    shape = profile[(len(values) + np.arange(28)) % 7]
+    assert np.allclose(forecast, np.clip(np.clip(whole, 0, None) * shape / shape.mean(), 0, None), rtol=1e-6)
