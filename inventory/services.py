@@ -315,7 +315,7 @@ def _run_metrics(forecasts: Sequence[ProductForecast]) -> dict:
 
 
 @transaction.atomic
-def forecast_run_finish(*, run_id: int) -> ForecastRun:
+def forecast_run_finish(*, run_id: int, demand: pd.DataFrame | None = None) -> ForecastRun:
     """Aggregate the run's metrics, replace its reorder suggestions and mark it complete (idempotent)."""
     run = ForecastRun.objects.select_for_update().get(pk=run_id)
     forecasts = list(run.forecasts.all())
@@ -325,7 +325,12 @@ def forecast_run_finish(*, run_id: int) -> ForecastRun:
             f"Run {run.pk} has {len(missing)} products without a forecast; run their chunks."
         )
     run.metrics = _run_metrics(forecasts)
-    suggestions = reorder_suggestions_for(run=run, forecasts=forecasts)
+    histories = (
+        demand_histories(as_of=run.as_of, product_ids=[f.product_id for f in forecasts], demand=demand)
+        if demand is not None
+        else None
+    )
+    suggestions = reorder_suggestions_for(run=run, forecasts=forecasts, histories=histories)
     run.suggestions.filter(status=ReorderSuggestion.Status.OPEN).delete()
     kept = set(run.suggestions.values_list("product_id", flat=True))
     from .services_worklist import decisions_apply  # the buyer's snoozes and dismissals carry over
@@ -370,13 +375,16 @@ def _later_runs(run: ForecastRun) -> tuple[set[int], list[int]]:
     return valid, void
 
 
-def demand_histories(*, as_of: date, product_ids: list[int]) -> dict[int, np.ndarray]:
+def demand_histories(
+    *, as_of: date, product_ids: list[int], demand: pd.DataFrame | None = None
+) -> dict[int, np.ndarray]:
     """Daily demand before ``as_of`` per product, as much as the policy's rolling errors use.
 
     Every product's series starts on the same day (the shop's first order or
     ``ROLLING_HISTORY_DAYS`` back, whichever is later), so days before a product's first sale are zeros:
     the policy counts a recent launch's ramp-up as error. The admin, the nightly
-    suggestions and ``reorder_policy`` all read histories here so they agree.
+    suggestions and ``reorder_policy`` all read histories here so they agree. ``demand`` is
+    ``selectors.demand_matrix(before=as_of, ...)`` already read for these products (not read again).
     """
     import pandas as pd
 
@@ -385,7 +393,7 @@ def demand_histories(*, as_of: date, product_ids: list[int]) -> dict[int, np.nda
     if first is None or first > end or not product_ids:
         return {pid: np.zeros(0) for pid in product_ids}
     start = max(first, as_of - timedelta(days=ROLLING_HISTORY_DAYS))
-    matrix = selectors.demand_matrix(before=as_of, product_ids=product_ids)
+    matrix = demand if demand is not None else selectors.demand_matrix(before=as_of, product_ids=product_ids)
     matrix = matrix.reindex(
         index=product_ids, columns=pd.date_range(start, end, freq="D"), fill_value=0.0
     ).fillna(0.0)
@@ -440,11 +448,14 @@ def reorder_plans_for(
 
 
 def reorder_suggestions_for(
-    *, run: ForecastRun, forecasts: Sequence[ProductForecast]
+    *,
+    run: ForecastRun,
+    forecasts: Sequence[ProductForecast],
+    histories: dict[int, np.ndarray] | None = None,
 ) -> list[ReorderSuggestion]:
     """Unsaved suggestions for the products whose inventory position is at or below the reorder point."""
     suggestions = []
-    plans = reorder_plans_for(run=run, forecasts=forecasts)
+    plans = reorder_plans_for(run=run, forecasts=forecasts, histories=histories)
     for product_id, (plan, product_inputs) in plans.items():
         if plan.suggested_quantity <= 0:
             continue
@@ -491,14 +502,14 @@ def forecast_retrain(
     product_ids = product_ids_for_skus(skus=product_skus) if product_skus else None
     run = forecast_run_start(as_of=as_of, product_ids=product_ids)
     ids = forecast_run_product_ids(run=run)
-    # One read of the demand for every chunk (the nightly retrain read it once per chunk).
-    demand = selectors.demand_matrix(before=run.as_of, product_ids=ids) if len(ids) > chunk_size else None
+    # One read of the demand for every chunk and the suggestions (it was read once per chunk, then again).
+    demand = selectors.demand_matrix(before=run.as_of, product_ids=ids) if ids else None
     done = 0
     for start in range(0, len(ids), chunk_size):
         done += forecast_chunk(run_id=run.pk, product_ids=ids[start : start + chunk_size], demand=demand)
         if progress:
             progress("forecast", done, len(ids))
-    run = forecast_run_finish(run_id=run.pk)
+    run = forecast_run_finish(run_id=run.pk, demand=demand)
     if progress:
         progress("finish", 1, 1)
     return run

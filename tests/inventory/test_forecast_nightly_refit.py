@@ -130,3 +130,23 @@ def test_a_retrain_that_reads_the_demand_once_forecasts_each_chunk_as_a_chunk_re
     for pid, (method, values) in alone.items():
         assert once[pid][0] == method
         assert once[pid][1] == pytest.approx(values)
+
+
+def test_a_retrain_reads_the_demand_once_and_suggests_what_a_fresh_read_would(products, monkeypatch):
+    from inventory import selectors
+    from inventory.models import ProductSupply, Supplier
+
+    supplier = Supplier.objects.create(name="Acme", lead_time_days=7)
+    for product in products:
+        ProductSupply.objects.create(product=product, supplier=supplier)
+    reads = []
+    original = selectors.demand_matrix
+    monkeypatch.setattr(selectors, "demand_matrix", lambda **kw: reads.append(kw) or original(**kw))
+
+    run = services.forecast_retrain(as_of=AS_OF, chunk_size=1)
+
+    assert len(reads) == 1
+    stored = {s.product_id: (s.quantity, s.reorder_point) for s in run.suggestions.all()}
+    fresh = services.reorder_suggestions_for(run=run, forecasts=list(run.forecasts.all()))
+    assert stored and stored == {s.product_id: (s.quantity, s.reorder_point) for s in fresh}
+    assert len(reads) == 2  # the fresh computation read it again, as the admin's what-if does
