@@ -173,6 +173,9 @@ class ProductForecast(models.Model):
     naive_mase = models.FloatField(
         null=True, blank=True, help_text="Daily MASE of a seasonal naive forecast over the same origins."
     )
+    # statsmodels' ARIMA estimates when ARIMA was issued: the next nights refit with them until the
+    # weekly re-selection (``ForecastRun.settings["selected_on"]``).
+    arima_params = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

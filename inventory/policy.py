@@ -104,6 +104,8 @@ ROLLING_WINDOW = 28
 ROLLING_LAGS = (0, 14, 28, 42, 56)
 #: Days of history the rolling errors can use (the oldest origin's window starts this far back).
 ROLLING_HISTORY_DAYS = ROLLING_DAYS + ROLLING_WINDOW + max(ROLLING_LAGS)
+#: Days between reviews of a product's position when suggestions come from the nightly retrain.
+REVIEW_PERIOD_DAYS = 1
 #: Fewer rolling errors than this (a product sold for under ~2 months): use the backtest errors.
 MIN_ROLLING_ERRORS = 28
 
@@ -250,6 +252,7 @@ def reorder_plan(
     max_safety_stock_multiple: float | None = None,
     as_of: date | None = None,
     history: np.ndarray | None = None,
+    review_days: int = 0,
 ) -> ReorderPlan:
     """The whole policy for one product: s, Q, S, and what to order now (up to S when position <= s).
 
@@ -258,13 +261,18 @@ def reorder_plan(
     ``max_cover_days`` bounds both Q and the suggested quantity in days of forecast demand,
     ``max_safety_stock_multiple`` bounds safety stock in multiples of lead-time demand; only
     the supplier's minimum order or pack size can take a suggestion past the cover bound.
+    ``review_days`` is the review period: the reorder point covers demand, and its errors,
+    over the lead time plus these days (1 for suggestions made nightly).
     """
     forecast = np.asarray(forecast, dtype=float)
-    demand = lead_time_demand(forecast, terms.lead_time_days)
+    # The reorder point protects the lead time plus the wait for the next review: an order not
+    # placed tonight is placed tomorrow night at the earliest.
+    protected = terms.lead_time_days + max(int(review_days), 0)
+    demand = lead_time_demand(forecast, protected)
     buffer, rule = policy_safety_stock(
         backtest_errors=errors,
         service_level=service_level,
-        lead_time_days=terms.lead_time_days,
+        lead_time_days=protected,
         history=history,
     )
     adjustments: list[str] = []

@@ -35,7 +35,7 @@ from .models import (
     ReorderSuggestion,
     Supplier,
 )
-from .policy import ROLLING_HISTORY_DAYS, ReorderPlan, SupplyTerms, reorder_plan
+from .policy import REVIEW_PERIOD_DAYS, ROLLING_HISTORY_DAYS, ReorderPlan, SupplyTerms, reorder_plan
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,7 +60,17 @@ def _policy_settings() -> dict:
         "cover_days": int(settings.INVENTORY["ORDER_COVER_DAYS"]),
         "max_cover_days": float(settings.INVENTORY["MAX_COVER_DAYS"]),
         "max_safety_stock_multiple": float(settings.INVENTORY["MAX_SAFETY_STOCK_MULTIPLE"]),
+        "review_days": review_period_days(),
     }
+
+
+def review_period_days() -> int:
+    """Days between reviews of a product's position: suggestions are made by the nightly retrain (1).
+
+    The engine's rolling replay chose this on a validation window (docs/BENCHMARKS.md); a shop
+    that retrains less often sets ``INVENTORY["REVIEW_PERIOD_DAYS"]`` to its interval.
+    """
+    return int(settings.INVENTORY.get("REVIEW_PERIOD_DAYS", REVIEW_PERIOD_DAYS))
 
 
 def _default_as_of() -> date:
@@ -90,6 +100,7 @@ def forecast_run_start(
             return existing
     as_of = as_of or _default_as_of()
     ids = sorted(set(product_ids)) if product_ids is not None else selectors.products_with_sales(before=as_of)
+    methods_from, selected_on = _selection_source(as_of)
     run = ForecastRun(
         run_key=run_key or None,
         as_of=as_of,
@@ -104,6 +115,9 @@ def forecast_run_start(
             "scope": "all" if product_ids is None else "selected",
             # What the forecasts are computed from; a later change to these rows voids the run (see below).
             "inputs": selectors.demand_inputs_fingerprint(before=as_of),
+            # Methods are re-selected weekly; between, each product's method is refitted (see below).
+            "selected_on": selected_on.isoformat(),
+            "methods_from_run": methods_from,
         },
     )
     run.full_clean()
@@ -114,6 +128,43 @@ def forecast_run_start(
         # Another worker started the same run_key between our read and our insert.
         return ForecastRun.objects.get(run_key=run_key)
     return run
+
+
+#: Days a run's per-product method choice is reused by later runs before a full re-selection.
+RESELECT_EVERY_DAYS = 7
+
+
+def _selection_source(as_of: date) -> tuple[int | None, date]:
+    """The run whose method choices a run as of ``as_of`` reuses (None: select afresh), and the selection day.
+
+    The nightly retrain refits yesterday's choice instead of backtesting every candidate again:
+    the latest complete run before ``as_of`` whose choices were made fewer than
+    ``RESELECT_EVERY_DAYS`` days earlier. Once a week (or after a gap) every product is re-selected.
+    """
+    previous = (
+        ForecastRun.objects.filter(
+            status=ForecastRun.Status.COMPLETE,
+            as_of__lt=as_of,
+            as_of__gte=as_of - timedelta(days=RESELECT_EVERY_DAYS),
+        )
+        .only("pk", "as_of", "settings")
+        .first()
+    )
+    selected = (previous.settings or {}).get("selected_on") if previous else None
+    if selected and 0 <= (as_of - date.fromisoformat(selected)).days < RESELECT_EVERY_DAYS:
+        return previous.pk, date.fromisoformat(selected)
+    return None, as_of
+
+
+def _previous_choices(run: ForecastRun, product_ids: list[int]) -> dict[int, tuple[str, list[float]]]:
+    """(method, ARIMA parameters) per product in the run this one reuses; empty when it re-selects."""
+    source = (run.settings or {}).get("methods_from_run")
+    if not source:
+        return {}
+    rows = ProductForecast.objects.filter(run_id=source, product_id__in=product_ids).values_list(
+        "product_id", "method", "arima_params"
+    )
+    return {pid: (method, params or None) for pid, method, params in rows}
 
 
 def forecast_run_product_ids(*, run: ForecastRun) -> list[int]:
@@ -128,14 +179,22 @@ def _engine_forecasts(
     lead_times: dict[int, int],
     workers: int = 1,
     progress: Callable[[int], None] | None = None,
+    previous: dict[int, tuple[str, list[float] | None]] | None = None,
+    demand: pd.DataFrame | None = None,
 ) -> dict[int, EngineForecast]:
-    """Load the products' demand before ``as_of`` and run the engine, grouped by lead time."""
+    """Load the products' demand before ``as_of`` and run the engine, grouped by lead time.
+
+    ``previous`` holds an earlier run's method (and ARIMA estimates) per product: those are refitted.
+    """
     # The engine (pandas, scipy) loads here, not when Django starts: every command and worker
     # imports this module, and only forecasting needs it.
     from .forecasting.selection import ProductForecast as EngineForecast
     from .forecasting.selection import forecast_frame
 
-    matrix = selectors.demand_matrix(before=as_of, product_ids=product_ids)
+    if demand is None:
+        matrix = selectors.demand_matrix(before=as_of, product_ids=product_ids)
+    else:  # read once for a whole run: only this chunk's rows, none of its days trimmed
+        matrix = demand.loc[demand.index.intersection(product_ids)]
     results: dict[int, EngineForecast] = {}
     by_lead_time: dict[int, list[int]] = defaultdict(list)
     for pid in product_ids:
@@ -144,7 +203,12 @@ def _engine_forecasts(
         present = [pid for pid in ids if pid in matrix.index]
         results.update(
             forecast_frame(
-                matrix.loc[present], horizon=horizon, lead_time=lead_time, workers=workers, progress=progress
+                matrix.loc[present],
+                horizon=horizon,
+                lead_time=lead_time,
+                workers=workers,
+                progress=progress,
+                previous=previous,
             )
         )
         for pid in set(ids) - set(present):
@@ -154,16 +218,24 @@ def _engine_forecasts(
     return results
 
 
-def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
+def forecast_chunk(*, run_id: int, product_ids: list[int], demand: pd.DataFrame | None = None) -> int:
     """Forecast these products for the run and upsert their ``ProductForecast`` rows; returns how many.
 
     Re-running a chunk replaces its rows. A product whose every method fails gets a
-    flat mean with the reason recorded; it never aborts the chunk.
+    flat mean with the reason recorded; it never aborts the chunk. ``demand`` is the run's
+    whole demand matrix when the caller has read it once for every chunk (``forecast_retrain``).
     """
     run = ForecastRun.objects.get(pk=run_id)
     ids = sorted(set(product_ids))
     lead_times = selectors.lead_times_for(product_ids=ids)
-    results = _engine_forecasts(as_of=run.as_of, product_ids=ids, horizon=run.horizon, lead_times=lead_times)
+    results = _engine_forecasts(
+        as_of=run.as_of,
+        product_ids=ids,
+        horizon=run.horizon,
+        lead_times=lead_times,
+        previous=_previous_choices(run, ids),
+        demand=demand,
+    )
     rows = [
         ProductForecast(
             run=run,
@@ -179,6 +251,7 @@ def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
             level_shrink=round(float(result.level_shrink), 4),
             backtest_mase=_finite_or_none(result.backtest_mase),
             naive_mase=_finite_or_none(result.naive_mase),
+            arima_params=[] if result.arima_params is None else [float(v) for v in result.arima_params],
         )
         for pid, result in results.items()
     ]
@@ -199,6 +272,7 @@ def forecast_chunk(*, run_id: int, product_ids: list[int]) -> int:
                 "level_shrink",
                 "backtest_mase",
                 "naive_mase",
+                "arima_params",
             ],
         )
     return len(rows)
@@ -241,7 +315,7 @@ def _run_metrics(forecasts: Sequence[ProductForecast]) -> dict:
 
 
 @transaction.atomic
-def forecast_run_finish(*, run_id: int) -> ForecastRun:
+def forecast_run_finish(*, run_id: int, demand: pd.DataFrame | None = None) -> ForecastRun:
     """Aggregate the run's metrics, replace its reorder suggestions and mark it complete (idempotent)."""
     run = ForecastRun.objects.select_for_update().get(pk=run_id)
     forecasts = list(run.forecasts.all())
@@ -251,7 +325,12 @@ def forecast_run_finish(*, run_id: int) -> ForecastRun:
             f"Run {run.pk} has {len(missing)} products without a forecast; run their chunks."
         )
     run.metrics = _run_metrics(forecasts)
-    suggestions = reorder_suggestions_for(run=run, forecasts=forecasts)
+    histories = (
+        demand_histories(as_of=run.as_of, product_ids=[f.product_id for f in forecasts], demand=demand)
+        if demand is not None
+        else None
+    )
+    suggestions = reorder_suggestions_for(run=run, forecasts=forecasts, histories=histories)
     run.suggestions.filter(status=ReorderSuggestion.Status.OPEN).delete()
     kept = set(run.suggestions.values_list("product_id", flat=True))
     from .services_worklist import decisions_apply  # the buyer's snoozes and dismissals carry over
@@ -296,13 +375,16 @@ def _later_runs(run: ForecastRun) -> tuple[set[int], list[int]]:
     return valid, void
 
 
-def demand_histories(*, as_of: date, product_ids: list[int]) -> dict[int, np.ndarray]:
+def demand_histories(
+    *, as_of: date, product_ids: list[int], demand: pd.DataFrame | None = None
+) -> dict[int, np.ndarray]:
     """Daily demand before ``as_of`` per product, as much as the policy's rolling errors use.
 
     Every product's series starts on the same day (the shop's first order or
     ``ROLLING_HISTORY_DAYS`` back, whichever is later), so days before a product's first sale are zeros:
     the policy counts a recent launch's ramp-up as error. The admin, the nightly
-    suggestions and ``reorder_policy`` all read histories here so they agree.
+    suggestions and ``reorder_policy`` all read histories here so they agree. ``demand`` is
+    ``selectors.demand_matrix(before=as_of, ...)`` already read for these products (not read again).
     """
     import pandas as pd
 
@@ -311,7 +393,7 @@ def demand_histories(*, as_of: date, product_ids: list[int]) -> dict[int, np.nda
     if first is None or first > end or not product_ids:
         return {pid: np.zeros(0) for pid in product_ids}
     start = max(first, as_of - timedelta(days=ROLLING_HISTORY_DAYS))
-    matrix = selectors.demand_matrix(before=as_of, product_ids=product_ids)
+    matrix = demand if demand is not None else selectors.demand_matrix(before=as_of, product_ids=product_ids)
     matrix = matrix.reindex(
         index=product_ids, columns=pd.date_range(start, end, freq="D"), fill_value=0.0
     ).fillna(0.0)
@@ -357,6 +439,8 @@ def reorder_plans_for(
                 max_safety_stock_multiple=policy.get("max_safety_stock_multiple"),
                 as_of=run.as_of,
                 history=histories[forecast.product_id],
+                # Runs from before the review period was recorded planned for the lead time alone.
+                review_days=int(run.settings.get("review_days", 0)),
             ),
             product_inputs,
         )
@@ -364,11 +448,14 @@ def reorder_plans_for(
 
 
 def reorder_suggestions_for(
-    *, run: ForecastRun, forecasts: Sequence[ProductForecast]
+    *,
+    run: ForecastRun,
+    forecasts: Sequence[ProductForecast],
+    histories: dict[int, np.ndarray] | None = None,
 ) -> list[ReorderSuggestion]:
     """Unsaved suggestions for the products whose inventory position is at or below the reorder point."""
     suggestions = []
-    plans = reorder_plans_for(run=run, forecasts=forecasts)
+    plans = reorder_plans_for(run=run, forecasts=forecasts, histories=histories)
     for product_id, (plan, product_inputs) in plans.items():
         if plan.suggested_quantity <= 0:
             continue
@@ -415,12 +502,14 @@ def forecast_retrain(
     product_ids = product_ids_for_skus(skus=product_skus) if product_skus else None
     run = forecast_run_start(as_of=as_of, product_ids=product_ids)
     ids = forecast_run_product_ids(run=run)
+    # One read of the demand for every chunk and the suggestions (it was read once per chunk, then again).
+    demand = selectors.demand_matrix(before=run.as_of, product_ids=ids) if ids else None
     done = 0
     for start in range(0, len(ids), chunk_size):
-        done += forecast_chunk(run_id=run.pk, product_ids=ids[start : start + chunk_size])
+        done += forecast_chunk(run_id=run.pk, product_ids=ids[start : start + chunk_size], demand=demand)
         if progress:
             progress("forecast", done, len(ids))
-    run = forecast_run_finish(run_id=run.pk)
+    run = forecast_run_finish(run_id=run.pk, demand=demand)
     if progress:
         progress("finish", 1, 1)
     return run
@@ -458,6 +547,17 @@ def reorder_levels_forecasts(
     )
 
 
+def replay_policy_options(*, cover_days: int | None = None) -> dict:
+    """The ``reorder_plan`` settings of ``reorder_levels_from``, for the engine's replays (no unit costs)."""
+    policy = _policy_settings()
+    return {
+        "cover_days": cover_days if cover_days is not None else policy["cover_days"],
+        "max_cover_days": policy["max_cover_days"],
+        "max_safety_stock_multiple": policy["max_safety_stock_multiple"],
+        "review_days": policy["review_days"],
+    }
+
+
 def reorder_levels_from(
     *,
     forecasts: dict[int, EngineForecast],
@@ -489,6 +589,7 @@ def reorder_levels_from(
             max_cover_days=policy["max_cover_days"],
             max_safety_stock_multiple=policy["max_safety_stock_multiple"],
             history=histories.get(pid),
+            review_days=policy["review_days"],
         )
         levels.append(ReorderLevels(pid, skus[pid], round(plan.reorder_point, 2), round(plan.order_up_to, 2)))
     return levels

@@ -248,22 +248,45 @@ class HoltWinters(ForecastMethod):
 
 
 class Arima(ForecastMethod):
-    """statsmodels ``SARIMAX`` with a fixed order; ``order=(5, 1, 0)`` is the textbook candidate."""
+    """statsmodels ARIMA with a fixed order; ``order=(5, 1, 0)`` is the textbook candidate.
+
+    ``fitter="sarimax"`` (the seed's, the benchmark reference) fits ``SARIMAX`` by
+    L-BFGS; ``fitter="arima"`` fits ``statsmodels.tsa.arima.model.ARIMA``, the same
+    state-space likelihood from better starting values (the same forecast to 4-5 digits in
+    about half the time); ``fitter="burg"`` estimates that ARIMA's AR part by Burg's method
+    (``ARIMA.fit(method="burg")``, pure AR only): forecasts within about 1% of the maximum
+    likelihood ones for a tenth of the cost, which is what the product's selection uses.
+    """
 
     cost = 40
 
-    def __init__(self, order: tuple[int, int, int] = (5, 1, 0), seasonal_order=(0, 0, 0, 0)) -> None:
+    def __init__(
+        self,
+        order: tuple[int, int, int] = (5, 1, 0),
+        seasonal_order=(0, 0, 0, 0),
+        fitter: str = "sarimax",
+    ) -> None:
         self.order = tuple(order)
         self.seasonal_order = tuple(seasonal_order)
+        self.fitter = fitter
         self.min_history = 4 * 7
 
     def _fit(self, values: np.ndarray) -> None:
-        from statsmodels.tsa.statespace.sarimax import SARIMAX
-
         # Without differencing the series needs a mean; with it, a constant would be a drift.
         trend = "c" if self.order[1] == 0 and self.seasonal_order[1] == 0 else "n"
-        model = SARIMAX(values, order=self.order, seasonal_order=self.seasonal_order, trend=trend)
-        self.result_ = _capture_warnings(self, lambda: model.fit(disp=False, maxiter=50))
+        if self.fitter in ("arima", "burg"):
+            from statsmodels.tsa.arima.model import ARIMA
+
+            model = ARIMA(values, order=self.order, seasonal_order=self.seasonal_order, trend=trend)
+            if self.fitter == "burg":  # no parameter covariance: only the forecast is wanted
+                self.result_ = _capture_warnings(self, lambda: model.fit(method="burg", cov_type="none"))
+            else:
+                self.result_ = _capture_warnings(self, lambda: model.fit())
+        else:
+            from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+            model = SARIMAX(values, order=self.order, seasonal_order=self.seasonal_order, trend=trend)
+            self.result_ = _capture_warnings(self, lambda: model.fit(disp=False, maxiter=50))
         self.aic_ = float(self.result_.aic)
 
     def _predict(self, horizon: int) -> np.ndarray:

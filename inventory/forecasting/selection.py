@@ -18,7 +18,7 @@ not finite is dropped and the reason recorded; if the whole selection fails, a
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
@@ -137,6 +137,8 @@ class ProductForecast:
     #: daily MASE of the issued forecast over the backtest origins, and of a seasonal naive one
     backtest_mase: float = float("nan")
     naive_mase: float = float("nan")
+    #: statsmodels ARIMA's estimated parameters when ARIMA was issued (a later run may reuse them)
+    arima_params: np.ndarray | None = None
 
     @property
     def total(self) -> float:
@@ -195,6 +197,9 @@ def forecast_matrix(
     winsorise_multiple: float | None = 8.0,
     shrink_window: int | None = 168,
     shrink_power: float = 0.5,
+    arima_params: Sequence[np.ndarray | None] | None = None,
+    keep_methods: Sequence[str | None] | None = None,
+    statsmodels_refit: bool = True,
 ) -> list[ProductForecast]:
     """Choose, fit and forecast a method for every row of a products x days matrix of daily demand.
 
@@ -204,6 +209,13 @@ def forecast_matrix(
     by the product's one-step naive error, wins. Its total is then pulled towards the
     ``shrink_window``-day weekday-profile level with weight sqrt(e) / (sqrt(e) + sqrt(e_level))
     (see ``shrink_total``); the backtest runs behind the lead-time errors get the same pull.
+    ``arima_params`` (one per row, or None) are a previous run's statsmodels ARIMA estimates:
+    where given, the issued ARIMA forecast filters the new data with them instead of
+    re-estimating (a nightly refit; see ``statsmodels_arima``). ``keep_methods`` (one per row, or
+    None) are methods chosen by an earlier run: such a row backtests and fits only that method
+    (a refit without re-selection); a row whose method is unknown or None is selected afresh.
+    ``statsmodels_refit=False`` issues the least-squares screen's ARIMA forecast (for quick
+    explorations only; the product always refits with statsmodels).
     """
     raw = np.clip(np.nan_to_num(np.asarray(values, dtype=float), nan=0.0), 0, None)
     if raw.ndim != 2:
@@ -245,6 +257,9 @@ def forecast_matrix(
             winsorise_multiple=winsorise_multiple,
             shrink_window=shrink_window,
             shrink_power=shrink_power,
+            arima_params=[arima_params[i] for i in chosen_rows] if arima_params is not None else None,
+            keep_methods=[keep_methods[i] for i in chosen_rows] if keep_methods is not None else None,
+            statsmodels_refit=statsmodels_refit,
         )
         for i, result in zip(chosen_rows, done, strict=True):
             results[i] = result
@@ -265,6 +280,9 @@ def _backtest_and_choose(
     winsorise_multiple: float | None,
     shrink_window: int | None,
     shrink_power: float,
+    arima_params: Sequence[np.ndarray | None] | None = None,
+    keep_methods: Sequence[str | None] | None = None,
+    statsmodels_refit: bool = True,
 ) -> list[ProductForecast]:
     m, days = raw.shape
     trimmed = np.vstack([_trimmed(row, p, winsorise_multiple) for row, p in zip(raw, profiles, strict=True)])
@@ -277,6 +295,13 @@ def _backtest_and_choose(
     names_by_row = [
         candidate_names(p, expensive=expensive and p.recent_mean >= expensive_min_daily) for p in profiles
     ]
+    kept = [
+        name if name in CLOSED_FORM or name in RATES or name in FITTED or name in COMBINATIONS else None
+        for name in (keep_methods if keep_methods is not None else [None] * m)
+    ]
+    for i, name in enumerate(kept):
+        if name is not None:  # the earlier run's choice: only it (or its members) is computed
+            names_by_row[i] = list(COMBINATIONS.get(name, (name,)))
     names = list(dict.fromkeys(name for row in names_by_row for name in row))
     wanted = {name: np.array([name in row for row in names_by_row]) for name in names}
     # runs[name][origin] is a products x horizon forecast; NaN rows did not run the method.
@@ -320,6 +345,9 @@ def _backtest_and_choose(
         return np.mean(errors, axis=0)
 
     scores = np.column_stack([score(runs[name]) for name in names])  # NaN where not a candidate
+    for i, name in enumerate(kept):
+        if name is not None and name in names and np.isfinite(scores[i, names.index(name)]):
+            scores[i, [j for j, other in enumerate(names) if other != name]] = np.nan
     best = np.argmin(np.where(np.isfinite(scores), scores, np.inf), axis=1)
     chosen_score = scores[np.arange(m), best]
     if shrink_window:
@@ -332,6 +360,18 @@ def _backtest_and_choose(
         anchor, weight = {}, np.zeros(m)
     naive = batch.seasonal_naive(7)
     naive_runs = {c: naive(actual_panel, c, lengths[c]) for c in cuts}
+    fitted_params: dict[int, np.ndarray] = {}
+    if ARIMA in runs and statsmodels_refit:
+        # The least-squares ARIMA only screened: where it won, statsmodels fits the issued forecast.
+        won = np.flatnonzero(np.array([names[b] == ARIMA for b in best]))
+        refits, reasons = statsmodels_arima(
+            panel, won, horizon, params={i: arima_params[i] for i in won} if arima_params else None
+        )
+        for i, (forecast, params) in refits.items():
+            runs[ARIMA][days][i] = forecast
+            fitted_params[i] = params
+        for i, reason in reasons.items():
+            failures[i].append(reason)
 
     results = []
     for i in range(m):
@@ -361,9 +401,68 @@ def _backtest_and_choose(
                 level_shrink=float(weight[i]),
                 backtest_mase=float(mase),
                 naive_mase=float(naive_mase),
+                arima_params=fitted_params.get(i),
             )
         )
     return results
+
+
+#: Days a nightly refit filters with known ARIMA estimates (the forecast needs only the last 6).
+ARIMA_FILTER_DAYS = 56
+#: The weekday shaping of the issued ARIMA forecast, as in the least-squares screen (``batch.arima_css``).
+ARIMA_SHAPE_WEEKS = 16
+
+
+def statsmodels_arima(
+    panel: batch.Panel, rows: np.ndarray, horizon: int, *, params: dict[int, np.ndarray | None] | None = None
+) -> tuple[dict[int, tuple[np.ndarray, np.ndarray]], dict[int, str]]:
+    """statsmodels ARIMA(5,1,0) forecasts from the panel's last day for ``rows``, and their parameters.
+
+    Each row is fitted from its first sale on (the winsorised series the screen saw) by
+    ``statsmodels.tsa.arima.model.ARIMA``, its AR part estimated by Burg's method (maximum
+    likelihood costs 0.3-1.5 s a product, ten times more, for forecasts within about 1%:
+    too much for a nightly retrain of every product); with ``params[row]`` given, the
+    new data are only filtered with those estimates (a nightly refit: a fraction of the cost,
+    the same model). The forecast keeps its total and takes the weekday profile of the last
+    ``ARIMA_SHAPE_WEEKS`` weeks, like the screen's. A fit that raises or does not converge is
+    left out (the caller keeps the least-squares forecast) and its reason returned.
+    statsmodels is imported only here, when ARIMA won somewhere.
+    """
+    from statsmodels.tsa.arima.model import ARIMA as StatsmodelsARIMA
+
+    from .methods import Arima
+
+    days = panel.values.shape[1]
+    out: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+    reasons: dict[int, str] = {}
+    if not len(rows):
+        return out, reasons
+    profile = batch.weekday_profiles(panel, days, weeks=ARIMA_SHAPE_WEEKS)
+    profile = profile[:, panel.weekday(days + np.arange(horizon))]
+    for i in rows:
+        series = panel.values[i, panel.start[i] :]
+        known = (params or {}).get(int(i))
+        try:
+            if known is not None and len(series) >= 28:
+                # Given the estimates, an AR(5) on differences forecasts from its last days alone.
+                model = StatsmodelsARIMA(series[-ARIMA_FILTER_DAYS:], order=(5, 1, 0), trend="n")
+                # No parameter covariance and only the last state: the forecast needs neither, and they
+                # were most of the filter's cost.
+                result = model.filter(np.asarray(known, dtype=float), cov_type="none", low_memory=True)
+                forecast, fitted = np.asarray(result.forecast(horizon), dtype=float), np.asarray(known)
+                if not np.isfinite(forecast).all():
+                    raise ValueError("non-finite forecast")
+            else:
+                method = Arima((5, 1, 0), fitter="burg").fit_values(series)
+                forecast, fitted = method.predict(horizon), np.asarray(method.result_.params, dtype=float)
+        except Exception as exc:  # noqa: BLE001 - a failed fit keeps the screen's forecast
+            reasons[int(i)] = (
+                f"statsmodels ARIMA failed ({type(exc).__name__}: {exc}); least-squares fit issued"[:300]
+            )
+            continue
+        shape = profile[i] / max(float(profile[i].mean()), 1e-9)
+        out[int(i)] = (np.clip(np.clip(forecast, 0, None) * shape, 0, None), fitted)
+    return out, reasons
 
 
 def _naive_scale(values: np.ndarray) -> np.ndarray:
@@ -434,12 +533,15 @@ def forecast_frame(
     workers: int = 1,
     chunk_size: int = 1000,
     progress: Callable[[int], None] | None = None,
+    previous: dict[Hashable, tuple[str, np.ndarray | None]] | None = None,
     **params,
 ) -> dict[Hashable, ProductForecast]:
     """Forecast every row of a products x days matrix (columns: consecutive days).
 
     Rows go through ``forecast_matrix`` in blocks of ``chunk_size`` (bounded memory, progress);
     ``workers > 1`` spreads the blocks over processes. ``progress`` gets the products just done.
+    ``previous`` maps a row's key to an earlier run's (method, statsmodels ARIMA parameters): those
+    rows are refitted with that method instead of re-selected (``keep_methods``).
     """
     if matrix.empty:
         return {}
@@ -450,6 +552,19 @@ def forecast_frame(
     blocks = [slice(i, i + chunk_size) for i in range(0, len(keys), chunk_size)]
     results: dict[Hashable, ProductForecast] = {}
 
+    def block_params(block: slice) -> dict:
+        if not previous:
+            return params
+        earlier = [previous.get(key) for key in keys[block]]
+        return {
+            **params,
+            "keep_methods": [e[0] if e else None for e in earlier],
+            "arima_params": [
+                np.asarray(e[1], dtype=float) if e and e[1] is not None and len(e[1]) else None
+                for e in earlier
+            ],
+        }
+
     def collect(block: slice, forecasts: list[ProductForecast]) -> None:
         results.update(zip(keys[block], forecasts, strict=True))
         if progress:
@@ -457,11 +572,14 @@ def forecast_frame(
 
     if workers <= 1 or len(blocks) <= 1:
         for block in blocks:
-            collect(block, _forecast_block(values[block], next_weekday, params))
+            collect(block, _forecast_block(values[block], next_weekday, block_params(block)))
         return results
     with ProcessPoolExecutor(max_workers=workers) as pool:
         parts = pool.map(
-            _forecast_block, [values[b] for b in blocks], [next_weekday] * len(blocks), [params] * len(blocks)
+            _forecast_block,
+            [values[b] for b in blocks],
+            [next_weekday] * len(blocks),
+            [block_params(b) for b in blocks],
         )
         for block, forecasts in zip(blocks, parts, strict=True):
             collect(block, forecasts)

@@ -310,3 +310,27 @@ def test_rounding_to_whole_units_never_takes_a_suggestion_past_the_cover_cap():
         )
         assert plan.suggested_quantity >= 1
         assert plan.days_of_cover <= 120 + 1e-9 or plan.adjustments == ("whole_unit",)
+
+
+def test_a_nightly_review_period_adds_its_days_to_the_demand_and_errors_the_reorder_point_covers():
+    forecast = np.r_[np.full(7, 10.0), np.full(21, 20.0)]
+    history = np.r_[np.full(120, 10.0), np.full(60, 20.0)]  # a rise the rolling errors see
+
+    lead_only = reorder_plan(
+        forecast=forecast, errors=np.zeros(5), service_level=0.95, terms=SupplyTerms(7), history=history
+    )
+    nightly = reorder_plan(
+        forecast=forecast,
+        errors=np.zeros(5),
+        service_level=0.95,
+        terms=SupplyTerms(7),
+        history=history,
+        review_days=1,
+    )
+
+    # Seven days at 10, then the eighth day (the wait for tomorrow night's review) at 20.
+    assert lead_only.lead_time_demand == 70 and nightly.lead_time_demand == 90
+    expected = normal_safety_stock(rolling_lead_time_errors(history, 8), 0.95)
+    assert nightly.safety_stock == pytest.approx(expected)
+    assert nightly.reorder_point == pytest.approx(90 + expected)
+    assert nightly.reorder_point > lead_only.reorder_point
