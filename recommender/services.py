@@ -255,26 +255,50 @@ def _fit_ratings(ratings: pd.DataFrame, progress: Progress) -> tuple[RatingModel
     return model, metrics, params
 
 
+class RatingBlocks:
+    """Predicted stars of a block of customers, scaled to 0..1, and the block's rated-product mask.
+
+    The id lookups and the rated pairs are prepared once; each block then costs block x products,
+    never customers x products and never a pass over every rating.
+    """
+
+    def __init__(
+        self, model: RatingModel, ratings: pd.DataFrame, customers: np.ndarray, products: np.ndarray
+    ):
+        import pandas as pd
+        import scipy.sparse as sp
+
+        self.model = model
+        self.n_products = len(products)
+        self.model_rows = pd.Index(model.customers_).get_indexer(customers.astype(str))
+        model_cols = pd.Index(model.products_).get_indexer(products.astype(str))
+        self.has_col = np.flatnonzero(model_cols >= 0)
+        self.model_cols = model_cols[self.has_col]
+        rows = pd.Index(customers).get_indexer(ratings["customer"])
+        cols = pd.Index(products).get_indexer(ratings["product"])
+        keep = (rows >= 0) & (cols >= 0)
+        self.rated = sp.csr_matrix(
+            (np.ones(int(keep.sum()), dtype=bool), (rows[keep], cols[keep])),
+            shape=(len(customers), len(products)),
+        )
+
+    def block(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``rows`` are positions in ``customers``: their (scores, rated) arrays, rows x products."""
+        scores = np.zeros((len(rows), self.n_products), dtype=np.float32)
+        model_rows = self.model_rows[rows]
+        has_row = np.flatnonzero(model_rows >= 0)
+        if len(has_row) and len(self.has_col):
+            stars = self.model.predict_matrix(model_rows[has_row], self.model_cols, clip=False)
+            scores[np.ix_(has_row, self.has_col)] = ((stars - 0.5) / 4.5 * RATING_WEIGHT).astype(np.float32)
+        return scores, self.rated[rows].toarray()
+
+
 def _rating_scores(
     model: RatingModel, ratings: pd.DataFrame, customers: np.ndarray, products: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted stars scaled to 0..1 (zero for customers without ratings) and the rated-product mask."""
-    import pandas as pd
-
-    scores = np.zeros((len(customers), len(products)), dtype=np.float32)
-    rated = np.zeros_like(scores, dtype=bool)
-    model_rows = pd.Index(model.customers_).get_indexer(customers.astype(str))
-    model_cols = pd.Index(model.products_).get_indexer(products.astype(str))
-    has_row, has_col = model_rows >= 0, model_cols >= 0
-    if has_row.any() and has_col.any():
-        stars = model.predict_matrix(model_rows[has_row], model_cols[has_col], clip=False)
-        block = ((stars - 0.5) / 4.5 * RATING_WEIGHT).astype(np.float32)
-        scores[np.ix_(np.flatnonzero(has_row), np.flatnonzero(has_col))] = block
-    rows = pd.Index(customers).get_indexer(ratings["customer"])
-    cols = pd.Index(products).get_indexer(ratings["product"])
-    keep = (rows >= 0) & (cols >= 0)
-    rated[rows[keep], cols[keep]] = True
-    return scores, rated
+    """Predicted stars scaled to 0..1 (zero for customers without ratings) and the rated-product mask
+    of ``customers``: one block of ``RatingBlocks``."""
+    return RatingBlocks(model, ratings, customers, products).block(np.arange(len(customers)))
 
 
 def _bulk_insert(model, fields: list[str], columns: list) -> int:
@@ -391,11 +415,14 @@ def _write_customer_lists(
     total = len(customers)
     written = 0
     progress("customer lists", 0, total)
+    rating_blocks = (
+        RatingBlocks(rating_model, ratings, customers, products) if rating_model is not None else None
+    )
     for start in range(0, total, CHUNK_ROWS):
         rows = np.arange(start, min(start + CHUNK_ROWS, total))
         extra = exclude = None
-        if rating_model is not None:
-            extra, exclude = _rating_scores(rating_model, ratings, customers[rows], products)
+        if rating_blocks is not None:
+            extra, exclude = rating_blocks.block(rows)
         recs = hybrid.recommend_modes(
             rows, top_n, modes=tuple(Mode.values), extra_scores=extra, extra_exclude=exclude
         )
