@@ -155,6 +155,17 @@ def run(args) -> None:
             for suffix in ("", "-wal", "-shm"):
                 Path(f"{path}{suffix}").unlink(missing_ok=True)
             shop_stages(work, factor, "sqlite", f"sqlite:///{path}", with_recommender=True)
+        if "retrain" in args.stages:
+            # Only retrain_recommender again, on the SQLite database the "sqlite" stage imported.
+            url = f"sqlite:///{work / f'x{factor}.sqlite3'}"
+            env = {**os.environ, "DATABASE_URL": url}
+            args_ = [*MANAGE, "retrain_recommender"]
+            result = timed(args_, env, work / "logs" / f"x{factor}-sqlite-retrain_recommender.log")
+            command = " ".join(["DATABASE_URL=<sqlite>", *args_[1:]])
+            record(
+                work, factor=factor, db="sqlite", stage="retrain_recommender", order_lines=order_lines(env),
+                command=command, **result,
+            )  # fmt: skip
         if "pg" in args.stages:
             name = f"shop_scale_x{factor}"
             subprocess.run(["dropdb", "-h", "127.0.0.1", "-U", "postgres", "--if-exists", name], check=True)
@@ -486,7 +497,7 @@ def main() -> None:
     p = sub.add_parser("run")
     p.add_argument("--factors", type=int, nargs="+", default=[1, 3, 10])
     p.add_argument(
-        "--stages", nargs="+", default=["sqlite", "pg", "admin"], choices=["sqlite", "pg", "admin"]
+        "--stages", nargs="+", default=["sqlite", "pg", "admin"], choices=["sqlite", "retrain", "pg", "admin"]
     )
     p.add_argument("--repeat", type=int, default=5)
     p.add_argument("--pg-recommender", action="store_true", help="also retrain the recommender on PostgreSQL")
