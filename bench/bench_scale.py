@@ -325,6 +325,85 @@ def api_cpu(args) -> None:
         )
 
 
+RETRAIN_CHUNKED = (
+    "import os, django; os.environ.setdefault('DJANGO_SETTINGS_MODULE', 'config.settings.local'); "
+    "django.setup(); "
+    "from django.conf import settings; from django.core.management import call_command; "
+    "settings.RECOMMENDER['LIST_CHUNK_CUSTOMERS'] = {chunk}; call_command('retrain_recommender')"
+)
+
+
+def scaleout(args) -> None:
+    """The customer-list stage on PostgreSQL with its chunks shared by the trainer and 0..N Celery workers.
+
+    Each run is ``retrain_recommender`` with ``RECOMMENDER["LIST_CHUNK_CUSTOMERS"]`` set; the workers
+    serve the training queue on Redis db 4 and read the engine file from the same ARTIFACTS_DIR.
+    """
+    url = PG.format(factor=args.factor)
+    artifacts = args.work / "artifacts"
+    env = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "CELERY_BROKER_URL": args.broker,
+        "CELERY_RESULT_BACKEND": args.broker,
+        "CELERY_TASK_ALWAYS_EAGER": "0",
+        "ARTIFACTS_DIR": str(artifacts),
+        "DJANGO_SETTINGS_MODULE": "config.settings.local",
+    }
+    for workers in args.workers:
+        started = []
+        for n in range(workers):
+            log = (args.work / "logs" / f"worker-{n}.log").open("w")
+            started.append(
+                subprocess.Popen(
+                    [
+                        "nice",
+                        "-n",
+                        "10",
+                        PYTHON,
+                        "-m",
+                        "celery",
+                        "-A",
+                        "config",
+                        "worker",
+                        "-Q",
+                        "training",
+                        "-c",
+                        "1",
+                        f"--hostname=scale{n}@%h",
+                        "--without-gossip",
+                        "--without-mingle",
+                    ],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    start_new_session=True,
+                )  # fmt: skip
+            )
+        if started:
+            time.sleep(15)  # the workers' start-up is not part of the stage
+        code = RETRAIN_CHUNKED.format(chunk=args.chunk)
+        log_path = args.work / "logs" / f"x{args.factor}-pg-lists-{workers}w.log"
+        result = timed([PYTHON, "-c", code], {**env, "PYTHONPATH": str(ROOT)}, log_path)
+        for process in started:
+            os.killpg(process.pid, 15)
+            process.wait(timeout=60)
+        stages = stage_seconds(log_path.read_text(errors="replace"))
+        record(
+            args.work,
+            factor=args.factor,
+            db="pg",
+            stage="customer lists, chunked",
+            extra_workers=workers,
+            lists_s=stages.get("customer lists"),
+            stages=stages,
+            command=f"retrain_recommender with RECOMMENDER['LIST_CHUNK_CUSTOMERS']={args.chunk} and "
+            f"{workers} extra Celery worker(s) -Q training -c 1 (bench_scale.py scaleout)",
+            **result,
+        )
+
+
 def check(args) -> None:
     walls = []
     for _ in range(args.repeat):
@@ -507,14 +586,24 @@ def main() -> None:
     p.add_argument("--factor", type=int, default=1)
     p.add_argument("--requests", type=int, default=300)
     p.add_argument("--warmup", type=int, default=30)
+    p = sub.add_parser("scaleout")
+    p.add_argument("--factor", type=int, default=3)
+    p.add_argument("--chunk", type=int, default=2000)
+    p.add_argument("--workers", type=int, nargs="+", default=[0, 1])
+    p.add_argument("--broker", default="redis://127.0.0.1:6379/4")
     p = sub.add_parser("check")
     p.add_argument("--repeat", type=int, default=5)
     sub.add_parser("report")
     args = parser.parse_args()
     args.work.mkdir(parents=True, exist_ok=True)
-    {"run": run, "admin-pages": admin_pages, "api": api_cpu, "check": check, "report": report}[args.command](
-        args
-    )
+    {
+        "run": run,
+        "admin-pages": admin_pages,
+        "api": api_cpu,
+        "check": check,
+        "report": report,
+        "scaleout": scaleout,
+    }[args.command](args)
 
 
 if __name__ == "__main__":
