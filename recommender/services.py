@@ -564,6 +564,26 @@ def customer_list_chunk_run(*, version_id: int, chunk_id: int) -> int:
     return written
 
 
+def customer_list_chunks_work(*, version_id: int, chunk_id: int) -> int:
+    """A worker's share: its own chunk, then every chunk of the version still pending, first to last.
+
+    A message is only a wake-up: by the time a worker reads it, training may have taken its chunk;
+    the worker then helps with the rest instead of waiting for the next message.
+    """
+    written = customer_list_chunk_run(version_id=version_id, chunk_id=chunk_id)
+    while _engine_state(version_id) is not None:  # no engine: the version was cleared, nothing to help with
+        next_id = (
+            CustomerListChunk.objects.filter(version_id=version_id, status=CustomerListChunk.Status.PENDING)
+            .order_by("index")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if next_id is None:
+            return written
+        written += customer_list_chunk_run(version_id=version_id, chunk_id=next_id)
+    return written
+
+
 def _fan_out_customer_lists(
     version: ModelVersion,
     hybrid: HybridRecommender,
@@ -616,9 +636,11 @@ def _fan_out_customer_lists(
             )
             if not pending.exists():
                 break
+            # From the last chunk backwards: the workers take them from the first, so the two rarely
+            # reach for the same chunk.
             claimable = pending.filter(
                 Q(status=CustomerListChunk.Status.PENDING) | Q(lease_expires_at__lt=timezone.now())
-            ).order_by("index")
+            ).order_by("-index")
             worked = False
             for chunk_id in claimable.values_list("pk", flat=True)[:1]:
                 worked = customer_list_chunk_run(version_id=version.pk, chunk_id=chunk_id) > 0 or worked

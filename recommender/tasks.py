@@ -15,4 +15,4 @@ from . import services
 
 @shared_task(name="recommender.tasks.customer_list_chunk", acks_late=True, reject_on_worker_lost=True)
 def customer_list_chunk(version_id: int, chunk_id: int) -> int:
-    return services.customer_list_chunk_run(version_id=version_id, chunk_id=chunk_id)
+    return services.customer_list_chunks_work(version_id=version_id, chunk_id=chunk_id)

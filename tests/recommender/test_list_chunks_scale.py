@@ -108,3 +108,23 @@ def test_a_real_worker_computes_chunks_beside_the_trainer(workers, settings):  #
     owners = set(CustomerListChunk.objects.filter(version=chunked).values_list("lease_owner", flat=True))
     mine = {owner for owner in owners if owner.split(":")[1] == str(os.getpid())}
     assert mine and owners - mine, f"expected chunks done by this process and by the worker: {owners}"
+
+
+@pytest.mark.django_db
+def test_a_worker_whose_chunk_was_taken_helps_with_the_pending_ones(settings):
+    build_shop(n_customers=30)
+    _chunked(settings, 4)
+    version = services.recommender_train(activate=False)
+    before = _lists(version)
+    chunks = list(CustomerListChunk.objects.filter(version=version).order_by("index"))
+    CustomerListChunk.objects.filter(pk__in=[c.pk for c in chunks[2:]]).update(
+        status=CustomerListChunk.Status.PENDING
+    )
+    # Its own chunk is done: it goes on with every pending chunk, and the lists stay the same.
+    assert services.customer_list_chunks_work(version_id=version.pk, chunk_id=chunks[0].pk) > 0
+    assert not CustomerListChunk.objects.filter(version=version).exclude(status=CustomerListChunk.Status.DONE)
+    assert _lists(version) == before
+    # Without the engine (the version was cleared) it stops at once instead of spinning.
+    services._ENGINE_STATES.clear()
+    CustomerListChunk.objects.filter(pk=chunks[3].pk).update(status=CustomerListChunk.Status.PENDING)
+    assert services.customer_list_chunks_work(version_id=version.pk, chunk_id=chunks[3].pk) == 0
