@@ -11,6 +11,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.template.response import TemplateResponse
 
+from shop.admin_paginator import EstimatedCountPaginator
 from shop.admin_panels import admin_action_register
 from shop.models import Customer, Order, ProductEvent, Rating
 
@@ -30,6 +31,7 @@ class ApiTokenAdmin(admin.ModelAdmin):
     readonly_fields = fields
     actions = ["revoke"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False  # a token is made by signing in: its key is shown to the device only

@@ -160,8 +160,14 @@ def categorise(name: str) -> tuple[str, str]:
 
 def make_shop_files(frame: pd.DataFrame, out: Path, *, seed: int) -> dict[str, Path]:
     """Write the four files for the products in ``frame`` (UCI columns) under ``out``; returns their paths."""
+    return write_shop_files(products_sold(frame), out, seed=seed)
+
+
+def write_shop_files(products: pd.DataFrame, out: Path, *, seed: int) -> dict[str, Path]:
+    """The four files from one row per product (``products_sold``'s columns): a scaled shop that streams
+    its transactions builds this summary itself instead of holding every line."""
     rng = np.random.default_rng(seed)
-    products = products_sold(frame)
+    products = products.copy()
     n = len(products)
     ruled = [categorise(name) for name in products["name"]]
     products["category"] = [path for path, _ in ruled]

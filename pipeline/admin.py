@@ -15,6 +15,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_POST
 
 from shop import formats
+from shop.admin_paginator import EstimatedCountPaginator
 
 from . import services
 from .models import Run
@@ -41,6 +42,7 @@ class RunAdmin(admin.ModelAdmin):
     readonly_fields = ["progress", "produced", *[field.name for field in Run._meta.fields]]
     actions = ["mark_failed"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     # While a run is active the list reloads itself this often (seconds).
     refresh_seconds = 3
 

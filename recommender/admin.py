@@ -13,6 +13,7 @@ from django.urls import reverse
 from django.utils.html import format_html, format_html_join
 
 from shop import formats
+from shop.admin_paginator import EstimatedCountPaginator
 from shop.admin_panels import admin_panel_register
 from shop.models import Customer, OrderLine, StockRecord
 
@@ -74,6 +75,7 @@ class ModelVersionAdmin(admin.ModelAdmin):
     inlines = [ModelArtifactInline]
     actions = ["activate_version", "roll_back", "delete_versions"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -269,6 +271,8 @@ def _specific_reason(item, bought: dict | None) -> str:
 class CustomerRecommendationsAdmin(RecommendationsPanelMixin, admin.ModelAdmin):
     list_display = ["external_id", "country", "created_at"]
     search_fields = ["external_id"]
+    show_full_result_count = False
+    paginator = EstimatedCountPaginator
     fields = ["external_id", "country", "current_recommendations"]
     readonly_fields = ["external_id", "country", "current_recommendations"]
 

@@ -213,3 +213,39 @@ class CustomerRecommendationsPanel(Customer):
         proxy = True
         verbose_name = "customer recommendations"
         verbose_name_plural = "customer recommendations"
+
+
+class CustomerListChunk(models.Model):
+    """One block of a version's customers whose lists a worker computes, and that worker's lease.
+
+    Training plans the chunks, sends one task per chunk to the training queue and works through
+    them itself too; whoever claims a chunk first holds its lease, writes its rows in one
+    transaction and marks it done. A copy that finds the chunk done, or leased by a live worker,
+    exits; a lease that ran out means its worker died, and the chunk is claimed again.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+
+    version = models.ForeignKey(ModelVersion, on_delete=models.CASCADE, related_name="list_chunks")
+    index = models.PositiveIntegerField()
+    # Positions [start, stop) in the version's customer order (the engine's rows).
+    start = models.PositiveIntegerField()
+    stop = models.PositiveIntegerField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.PositiveIntegerField(default=0)
+    lease_owner = models.CharField(max_length=128, blank=True)
+    lease_expires_at = models.DateTimeField(null=True, blank=True)
+    rows_written = models.PositiveIntegerField(default=0)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["version", "index"]
+        constraints = [
+            models.UniqueConstraint(fields=["version", "index"], name="recommender_list_chunk_unique_index")
+        ]
+
+    def __str__(self) -> str:
+        return f"Customer lists {self.start}-{self.stop} of version {self.version_id} ({self.status})"

@@ -11,17 +11,19 @@ import json
 import logging
 import traceback
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 from django.conf import settings
 from django.db import IntegrityError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from . import selectors
 from .models import (
+    CustomerListChunk,
     CustomerRecommendation,
     Mode,
     ModelArtifact,
@@ -209,7 +211,12 @@ def _train(*, version: ModelVersion, progress: Progress) -> None:
     content = ContentSimilarity().fit(catalogue["text"].tolist())
     progress("content similarity", 1, 1)
     with transaction.atomic():
-        n_lists = _write_customer_lists(version, hybrid, rating_model, ratings, progress)
+        chunk_customers = _setting("LIST_CHUNK_CUSTOMERS", 0)
+        if chunk_customers:
+            # The chunks write in their own transactions (other processes): after this one commits.
+            n_lists = None
+        else:
+            n_lists = _write_customer_lists(version, hybrid, rating_model, ratings, progress)
         n_similar = _write_similar_products(version, hybrid, content, progress)
         progress("popular and artifacts", 0, 2)
         n_popular = _write_popular(version, hybrid, ratings)
@@ -225,10 +232,22 @@ def _train(*, version: ModelVersion, progress: Progress) -> None:
             "similar_rows": n_similar,
             "popular_rows": n_popular,
         }
-        version.status = ModelVersion.Status.READY
-        version.finished_at = timezone.now()
+        if not chunk_customers:
+            _mark_ready(version)
+            return
         version.full_clean()
         version.save()
+    version.counts["customer_list_rows"] = _fan_out_customer_lists(
+        version, hybrid, rating_model, ratings, progress, chunk_customers
+    )
+    _mark_ready(version)
+
+
+def _mark_ready(version: ModelVersion) -> None:
+    version.status = ModelVersion.Status.READY
+    version.finished_at = timezone.now()
+    version.full_clean()
+    version.save()
 
 
 def _fit_ratings(ratings: pd.DataFrame, progress: Progress) -> tuple[RatingModel | None, dict, dict]:
@@ -255,26 +274,50 @@ def _fit_ratings(ratings: pd.DataFrame, progress: Progress) -> tuple[RatingModel
     return model, metrics, params
 
 
+class RatingBlocks:
+    """Predicted stars of a block of customers, scaled to 0..1, and the block's rated-product mask.
+
+    The id lookups and the rated pairs are prepared once; each block then costs block x products,
+    never customers x products and never a pass over every rating.
+    """
+
+    def __init__(
+        self, model: RatingModel, ratings: pd.DataFrame, customers: np.ndarray, products: np.ndarray
+    ):
+        import pandas as pd
+        import scipy.sparse as sp
+
+        self.model = model
+        self.n_products = len(products)
+        self.model_rows = pd.Index(model.customers_).get_indexer(customers.astype(str))
+        model_cols = pd.Index(model.products_).get_indexer(products.astype(str))
+        self.has_col = np.flatnonzero(model_cols >= 0)
+        self.model_cols = model_cols[self.has_col]
+        rows = pd.Index(customers).get_indexer(ratings["customer"])
+        cols = pd.Index(products).get_indexer(ratings["product"])
+        keep = (rows >= 0) & (cols >= 0)
+        self.rated = sp.csr_matrix(
+            (np.ones(int(keep.sum()), dtype=bool), (rows[keep], cols[keep])),
+            shape=(len(customers), len(products)),
+        )
+
+    def block(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """``rows`` are positions in ``customers``: their (scores, rated) arrays, rows x products."""
+        scores = np.zeros((len(rows), self.n_products), dtype=np.float32)
+        model_rows = self.model_rows[rows]
+        has_row = np.flatnonzero(model_rows >= 0)
+        if len(has_row) and len(self.has_col):
+            stars = self.model.predict_matrix(model_rows[has_row], self.model_cols, clip=False)
+            scores[np.ix_(has_row, self.has_col)] = ((stars - 0.5) / 4.5 * RATING_WEIGHT).astype(np.float32)
+        return scores, self.rated[rows].toarray()
+
+
 def _rating_scores(
     model: RatingModel, ratings: pd.DataFrame, customers: np.ndarray, products: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Predicted stars scaled to 0..1 (zero for customers without ratings) and the rated-product mask."""
-    import pandas as pd
-
-    scores = np.zeros((len(customers), len(products)), dtype=np.float32)
-    rated = np.zeros_like(scores, dtype=bool)
-    model_rows = pd.Index(model.customers_).get_indexer(customers.astype(str))
-    model_cols = pd.Index(model.products_).get_indexer(products.astype(str))
-    has_row, has_col = model_rows >= 0, model_cols >= 0
-    if has_row.any() and has_col.any():
-        stars = model.predict_matrix(model_rows[has_row], model_cols[has_col], clip=False)
-        block = ((stars - 0.5) / 4.5 * RATING_WEIGHT).astype(np.float32)
-        scores[np.ix_(np.flatnonzero(has_row), np.flatnonzero(has_col))] = block
-    rows = pd.Index(customers).get_indexer(ratings["customer"])
-    cols = pd.Index(products).get_indexer(ratings["product"])
-    keep = (rows >= 0) & (cols >= 0)
-    rated[rows[keep], cols[keep]] = True
-    return scores, rated
+    """Predicted stars scaled to 0..1 (zero for customers without ratings) and the rated-product mask
+    of ``customers``: one block of ``RatingBlocks``."""
+    return RatingBlocks(model, ratings, customers, products).block(np.arange(len(customers)))
 
 
 def _bulk_insert(model, fields: list[str], columns: list) -> int:
@@ -383,19 +426,28 @@ def _write_customer_lists(
     rating_model: RatingModel | None,
     ratings: pd.DataFrame,
     progress: Progress,
+    *,
+    start: int = 0,
+    stop: int | None = None,
+    rating_blocks: RatingBlocks | None = None,
 ) -> int:
     """Each customer's top N in both modes, a block of customers at a time: every component scores
-    a block once for both modes, and the block's rows go to the database in one bulk write."""
+    a block once for both modes, and the block's rows go to the database in one bulk write.
+
+    ``start``/``stop`` restrict it to those customer positions (one fanned-out chunk)."""
     customers, products = hybrid.interactions_.customers, hybrid.interactions_.products
     top_n = _setting("TOP_N", 50)
     total = len(customers)
+    stop = total if stop is None else min(stop, total)
     written = 0
-    progress("customer lists", 0, total)
-    for start in range(0, total, CHUNK_ROWS):
-        rows = np.arange(start, min(start + CHUNK_ROWS, total))
+    progress("customer lists", start, total)
+    if rating_blocks is None and rating_model is not None:
+        rating_blocks = RatingBlocks(rating_model, ratings, customers, products)
+    for block_start in range(start, stop, CHUNK_ROWS):
+        rows = np.arange(block_start, min(block_start + CHUNK_ROWS, stop))
         extra = exclude = None
-        if rating_model is not None:
-            extra, exclude = _rating_scores(rating_model, ratings, customers[rows], products)
+        if rating_blocks is not None:
+            extra, exclude = rating_blocks.block(rows)
         recs = hybrid.recommend_modes(
             rows, top_n, modes=tuple(Mode.values), extra_scores=extra, extra_exclude=exclude
         )
@@ -404,6 +456,202 @@ def _write_customer_lists(
         written += _bulk_insert(CustomerRecommendation, CUSTOMER_LIST_FIELDS, columns)
         progress("customer lists", int(rows[-1]) + 1, total)
     return written
+
+
+# --- customer lists fanned out over Celery chunks ------------------------------------------------------
+
+# Engine state of the versions this process has trained or loaded, for the chunks it works on.
+_ENGINE_STATES: dict[int, dict] = {}
+
+
+def _engine_path(version_id: int) -> Path:
+    return Path(settings.ARTIFACTS_DIR) / f"version-{version_id}" / "engine-state.pkl"
+
+
+def _engine_state(version_id: int) -> dict | None:
+    """The fitted engine a chunk needs: from this process's memory, else the file training left."""
+    import pickle
+
+    state = _ENGINE_STATES.get(version_id)
+    if state is None:
+        path = _engine_path(version_id)
+        if not path.exists():
+            return None
+        with path.open("rb") as handle:
+            state = pickle.load(handle)  # noqa: S301 (written by this application's own training)
+        hybrid, model = state["hybrid"], state["rating_model"]
+        customers, products = hybrid.interactions_.customers, hybrid.interactions_.products
+        state["rating_blocks"] = (
+            RatingBlocks(model, state["ratings"], customers, products) if model is not None else None
+        )
+        _ENGINE_STATES.clear()  # one version at a time: a worker keeps only the newest engine
+        _ENGINE_STATES[version_id] = state
+    return state
+
+
+def _lease_owner() -> str:
+    import os
+    import socket
+    import threading
+
+    return f"{socket.gethostname()}:{os.getpid()}:{threading.get_ident()}"
+
+
+def _chunk_claim(chunk_id: int, owner: str, now: datetime) -> CustomerListChunk | None:
+    """Take a chunk's lease; None when it is done, gone, or leased by a live worker."""
+    lease = timedelta(seconds=settings.PIPELINE["LEASE_SECONDS"])
+    with transaction.atomic():
+        chunk = CustomerListChunk.objects.select_for_update().filter(pk=chunk_id).first()
+        if chunk is None or chunk.status == CustomerListChunk.Status.DONE:
+            return None
+        live = chunk.lease_expires_at is not None and chunk.lease_expires_at > now
+        if chunk.status == CustomerListChunk.Status.RUNNING and live and chunk.lease_owner != owner:
+            return None
+        chunk.status, chunk.lease_owner, chunk.lease_expires_at = (
+            CustomerListChunk.Status.RUNNING,
+            owner,
+            now + lease,
+        )
+        chunk.attempts += 1
+        chunk.save(update_fields=["status", "lease_owner", "lease_expires_at", "attempts"])
+    return chunk
+
+
+def customer_list_chunk_run(*, version_id: int, chunk_id: int) -> int:
+    """Compute and store one chunk's lists under its lease; 0 when another worker has it or it is done.
+
+    The rows and the chunk's "done" are one transaction that first locks the chunk and checks the
+    lease is still this worker's: a worker whose lease ran out and was taken writes nothing, and a
+    retried chunk first deletes what a dead worker could not have committed anyway.
+    """
+    owner = _lease_owner()
+    chunk = _chunk_claim(chunk_id, owner, timezone.now())
+    if chunk is None:
+        return 0
+    state = _engine_state(version_id)
+    if state is None:  # the version was cleared (failed, pruned): nothing to compute
+        CustomerListChunk.objects.filter(pk=chunk_id, lease_owner=owner).update(
+            status=CustomerListChunk.Status.PENDING, lease_owner="", lease_expires_at=None
+        )
+        return 0
+    hybrid = state["hybrid"]
+    with transaction.atomic():
+        locked = CustomerListChunk.objects.select_for_update().filter(pk=chunk_id).first()
+        if locked is None or locked.status == CustomerListChunk.Status.DONE or locked.lease_owner != owner:
+            return 0
+        customers = hybrid.interactions_.customers[locked.start : locked.stop]
+        if locked.attempts > 1:  # a worker before this one may have died mid-chunk: start clean
+            CustomerRecommendation.objects.filter(
+                version_id=version_id, customer_id__in=customers.tolist()
+            ).delete()
+        written = _write_customer_lists(
+            ModelVersion(pk=version_id),
+            hybrid,
+            state["rating_model"],
+            state["ratings"],
+            _no_progress,
+            start=locked.start,
+            stop=locked.stop,
+            rating_blocks=state["rating_blocks"],
+        )
+        locked.status, locked.rows_written, locked.finished_at = (
+            CustomerListChunk.Status.DONE,
+            written,
+            timezone.now(),
+        )
+        locked.lease_expires_at = None  # the owner stays: who computed the chunk
+        locked.save(update_fields=["status", "rows_written", "finished_at", "lease_expires_at"])
+    return written
+
+
+def customer_list_chunks_work(*, version_id: int, chunk_id: int) -> int:
+    """A worker's share: its own chunk, then every chunk of the version still pending, first to last.
+
+    A message is only a wake-up: by the time a worker reads it, training may have taken its chunk;
+    the worker then helps with the rest instead of waiting for the next message.
+    """
+    written = customer_list_chunk_run(version_id=version_id, chunk_id=chunk_id)
+    while _engine_state(version_id) is not None:  # no engine: the version was cleared, nothing to help with
+        next_id = (
+            CustomerListChunk.objects.filter(version_id=version_id, status=CustomerListChunk.Status.PENDING)
+            .order_by("index")
+            .values_list("pk", flat=True)
+            .first()
+        )
+        if next_id is None:
+            return written
+        written += customer_list_chunk_run(version_id=version_id, chunk_id=next_id)
+    return written
+
+
+def _fan_out_customer_lists(
+    version: ModelVersion,
+    hybrid: HybridRecommender,
+    rating_model: RatingModel | None,
+    ratings: pd.DataFrame,
+    progress: Progress,
+    chunk_customers: int,
+) -> int:
+    """The customer lists as chunks on the training queue, which this process works through too.
+
+    Workers load the fitted engine from a file beside the version's artifacts. This process takes
+    every chunk no worker has claimed, so eager mode, a missing broker or idle workers still finish;
+    a worker's chunk whose lease runs out (the worker died) is claimed again here.
+    """
+    import pickle
+    import time
+
+    total = len(hybrid.interactions_.customers)
+    path = _engine_path(version.pk)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    state = {"hybrid": hybrid, "rating_model": rating_model, "ratings": ratings}
+    with path.open("wb") as handle:
+        pickle.dump(state, handle, protocol=pickle.HIGHEST_PROTOCOL)
+    customers, products = hybrid.interactions_.customers, hybrid.interactions_.products
+    state["rating_blocks"] = (
+        RatingBlocks(rating_model, ratings, customers, products) if rating_model is not None else None
+    )
+    _ENGINE_STATES.clear()
+    _ENGINE_STATES[version.pk] = state
+    CustomerListChunk.objects.filter(version=version).delete()
+    chunks = CustomerListChunk.objects.bulk_create(
+        CustomerListChunk(version=version, index=index, start=start, stop=min(start + chunk_customers, total))
+        for index, start in enumerate(range(0, total, chunk_customers))
+    )
+    chunk_ids = [chunk.pk for chunk in CustomerListChunk.objects.filter(version=version).order_by("index")]
+    if not settings.CELERY_TASK_ALWAYS_EAGER:
+        from .tasks import customer_list_chunk
+
+        for chunk_id in chunk_ids[1:]:  # the first one is this process's: no message to wait for
+            try:
+                customer_list_chunk.apply_async((version.pk, chunk_id), queue="training")
+            except Exception:  # noqa: BLE001 (a broker that is down: this process does the work)
+                logger.warning("could not send customer-list chunk %s; training computes it", chunk_id)
+                break
+    progress("customer lists", 0, total)
+    try:
+        while True:
+            pending = CustomerListChunk.objects.filter(version=version).exclude(
+                status=CustomerListChunk.Status.DONE
+            )
+            if not pending.exists():
+                break
+            # From the last chunk backwards: the workers take them from the first, so the two rarely
+            # reach for the same chunk.
+            claimable = pending.filter(
+                Q(status=CustomerListChunk.Status.PENDING) | Q(lease_expires_at__lt=timezone.now())
+            ).order_by("-index")
+            worked = False
+            for chunk_id in claimable.values_list("pk", flat=True)[:1]:
+                worked = customer_list_chunk_run(version_id=version.pk, chunk_id=chunk_id) > 0 or worked
+            done = CustomerListChunk.objects.filter(version=version, status=CustomerListChunk.Status.DONE)
+            progress("customer lists", sum(c.stop - c.start for c in done.only("start", "stop")), total)
+            if not worked:
+                time.sleep(0.2)  # every chunk left is in a live worker's hands
+    finally:
+        path.unlink(missing_ok=True)
+    del chunks
+    return sum(CustomerListChunk.objects.filter(version=version).values_list("rows_written", flat=True))
 
 
 def _write_similar_products(

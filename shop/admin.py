@@ -23,6 +23,7 @@ from django.utils.html import format_html, format_html_join
 from django.utils.http import url_has_allowed_host_and_scheme
 
 from . import formats, order_states, selectors, services, services_catalogue
+from .admin_paginator import EstimatedCountPaginator
 from .admin_panels import PanelsAdminMixin
 from .importing.admin import CategoryResource, KeyedImportAdminMixin, StockCountResource
 from .models import (
@@ -76,6 +77,7 @@ class CategoryAdmin(KeyedImportAdminMixin, admin.ModelAdmin):
     resource_classes = [CategoryResource]
     fields = ["name", "parent"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_readonly_fields(self, request: HttpRequest, obj: Category | None = None):
         return ["parent"] if obj is None else ["name", "parent"]
@@ -160,6 +162,7 @@ class ProductAdmin(PanelsAdminMixin, admin.ModelAdmin):
     inlines = [StockRecordInline]
     actions = ["adjust_stock", "deactivate"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_actions(self, request: HttpRequest):
         actions = super().get_actions(request)
@@ -241,6 +244,7 @@ class CustomerAdmin(PanelsAdminMixin, admin.ModelAdmin):
     search_fields = ["external_id", "email", "user__username", "user__email"]  # email: guests
     raw_id_fields = ["user"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     # The external id is the key other systems know the customer by; the creation time is a record.
     readonly_fields = ["external_id", "created_at", "recent_purchases", "customer_ratings"]
 
@@ -398,6 +402,7 @@ class OrderAdmin(admin.ModelAdmin):
     actions = ["mark_paid", "ship_in_full", "cancel_orders"]
     list_select_related = ["customer"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     change_form_template = "admin/shop/order/change_form.html"
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
@@ -872,6 +877,7 @@ class OrderToShipAdmin(ReadOnlyAdmin):
     search_fields = ["number", "customer__external_id"]
     ordering = ["paid_at", "placed_at", "pk"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     actions = ["ship_in_full"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Order]:
@@ -928,6 +934,7 @@ class PaymentEventAdmin(ReadOnlyAdmin):
     list_select_related = ["order"]
     raw_id_fields = ["order"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(Cancellation)
@@ -939,6 +946,7 @@ class CancellationAdmin(ReadOnlyAdmin):
     raw_id_fields = ["order_line", "product", "customer"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(Rating)
@@ -949,6 +957,7 @@ class RatingAdmin(ReadOnlyAdmin):
     list_select_related = ["customer", "product"]
     raw_id_fields = ["customer", "product"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
 
 @admin.register(StockRecord)
@@ -961,6 +970,7 @@ class StockRecordAdmin(KeyedImportAdminMixin, admin.ModelAdmin):
     list_select_related = ["product"]
     readonly_fields = ["product", "on_hand", "reserved", "updated_at"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
@@ -979,3 +989,4 @@ class StockMovementAdmin(ReadOnlyAdmin):
     list_select_related = ["product", "created_by"]
     date_hierarchy = "created_at"
     show_full_result_count = False
+    paginator = EstimatedCountPaginator

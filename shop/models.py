@@ -97,6 +97,8 @@ class Product(models.Model):
     class Meta:
         ordering = ["sku"]
         constraints = [models.CheckConstraint(condition=Q(price__gte=0), name="product_price_non_negative")]
+        # The admin list's "active" filter in its default order.
+        indexes = [models.Index(fields=["active", "sku"], name="product_active_sku_idx")]
 
     def __str__(self) -> str:
         return f"{self.sku} {self.name}"
@@ -125,6 +127,8 @@ class Customer(models.Model):
 
     class Meta:
         ordering = ["external_id"]
+        # The admin list filters by country (and lists its values).
+        indexes = [models.Index(fields=["country", "external_id"], name="customer_country_idx")]
         constraints = [
             # One guest customer per email, so two concurrent guest orders cannot create two.
             models.UniqueConstraint(
@@ -194,6 +198,10 @@ class Order(models.Model):
         indexes = [
             # The expiry sweep reads only open orders by deadline.
             models.Index(fields=["expires_at"], condition=Q(status="placed"), name="order_open_expiry_idx"),
+            # The admin list: its default order, and each filter with that order, read from an index.
+            models.Index(fields=["-placed_at", "-id"], name="order_placed_desc_idx"),
+            models.Index(fields=["status", "-placed_at", "-id"], name="order_status_placed_idx"),
+            models.Index(fields=["country", "-placed_at", "-id"], name="order_country_placed_idx"),
         ]
 
     def __str__(self) -> str:

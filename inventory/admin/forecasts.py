@@ -10,6 +10,7 @@ from django.utils.safestring import mark_safe
 
 from shop import formats
 from shop.admin import ReadOnlyAdmin
+from shop.admin_paginator import EstimatedCountPaginator
 from shop.admin_panels import admin_panel_register
 from shop.models import Product
 
@@ -123,6 +124,7 @@ class ForecastRunAdmin(ReadOnlyAdmin):
     ]
     readonly_fields = fields
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def _metric(self, obj: ForecastRun, name: str) -> str:
         value = (obj.metrics or {}).get(name)
@@ -201,6 +203,7 @@ class ProductForecastAdmin(ReadOnlyAdmin):
     search_fields = ["product__sku", "product__name"]
     list_select_related = ["product", "run"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     fields = [
         "product_link",
         "run_display",

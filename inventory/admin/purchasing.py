@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.html import format_html
 
 from shop import formats
+from shop.admin_paginator import EstimatedCountPaginator
 from shop.importing.admin import KeyedImportAdminMixin
 
 from .. import selectors, services
@@ -47,6 +48,7 @@ class SupplierAdmin(KeyedImportAdminMixin, admin.ModelAdmin):
     list_filter = ["active"]
     search_fields = ["name", "email"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     @admin.display(description="minimum order", ordering="minimum_order_value")
     def minimum_order(self, obj: Supplier) -> str:
@@ -71,6 +73,7 @@ class ProductSupplyAdmin(KeyedImportAdminMixin, admin.ModelAdmin):
     autocomplete_fields = ["product", "supplier"]  # by SKU or name, never a database id
     list_select_related = ["product", "supplier"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     def get_queryset(self, request):
         return selectors.with_latest_forecast(super().get_queryset(request))
@@ -129,6 +132,7 @@ class PurchaseOrderAdmin(admin.ModelAdmin):
     list_select_related = ["supplier"]
     search_fields = ["id", "supplier__name", "note"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     fields = [
         "supplier",
         "status",

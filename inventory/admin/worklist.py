@@ -26,6 +26,7 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from shop import formats
+from shop.admin_paginator import EstimatedCountPaginator
 from shop.models import Category
 
 from .. import services, services_worklist
@@ -96,6 +97,7 @@ class ReorderSuggestionAdmin(WorklistViewsMixin, WorklistExportMixin, DecisionAc
     list_select_related = ["product__stock", "product__supply", "product__category", "supplier"]
     list_per_page = 50
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
     actions = [
         "create_purchase_orders",
         "snooze",

@@ -8,6 +8,7 @@ from django.template.response import TemplateResponse
 
 from shop import formats
 from shop.admin import ReadOnlyAdmin
+from shop.admin_paginator import EstimatedCountPaginator
 
 from .. import services_worklist
 from ..models import (
@@ -139,6 +140,7 @@ class SuggestionDecisionAdmin(ReadOnlyAdmin):
     search_fields = ["product__sku", "product__name", "reason"]
     list_select_related = ["product", "decided_by"]
     show_full_result_count = False
+    paginator = EstimatedCountPaginator
 
     @admin.display(description="until")
     def until_display(self, obj: SuggestionDecision) -> str:

@@ -29,12 +29,24 @@ COMPONENTS = ("buy_again", "item_knn", "als", "popularity")
 EXPLAINED_BY_HISTORY = ("item_knn", "als")
 
 ProgressCallback = Callable[[str, int, int], None]
+# Validation customers scored at a time: every dense array is at most this many rows x products.
+VALIDATION_BLOCK = 1024
+# Weight search on at most this many validation customers (a seeded sample beyond it): the search
+# blends and ranks every customer x product once per grid point, so without a cap its cost grows with
+# customers x products. The shared file's 90-day window has 1,494 of them, so its weights are
+# unchanged; a larger shop searches on as many customers, at a cost that grows with its catalogue only.
+VALIDATION_MAX_CUSTOMERS = 1500
+TOP_K_EVAL = 10
 
 
 def _row_max_normalise(scores: np.ndarray) -> np.ndarray:
+    """Negatives to 0, each row divided by its maximum. In place: the rankers hand over fresh arrays, and
+    a block x products copy per step was most of this function's time at 3x the shared file."""
     peak = scores.max(axis=1, keepdims=True)
     peak[peak <= 0] = 1.0
-    return np.maximum(scores, 0.0) / peak
+    np.maximum(scores, 0.0, out=scores)
+    scores /= peak
+    return scores
 
 
 def make_components(random_state: int = 0) -> dict[str, Ranker]:
@@ -54,7 +66,12 @@ def component_scores(components: dict[str, Ranker], rows: np.ndarray) -> dict[st
     for name, ranker in components.items():
         raw = ranker.score(rows)
         # Saturating transform: the third purchase of a product adds less than the first.
-        out[name] = 1.0 - np.exp(-raw) if name == "buy_again" else _row_max_normalise(raw)
+        if name == "buy_again":
+            np.negative(raw, out=raw)  # 1 - exp(-raw), without three block-sized temporaries
+            np.exp(raw, out=raw)
+            out[name] = np.subtract(1.0, raw, out=raw)
+        else:
+            out[name] = _row_max_normalise(raw)
     return out
 
 
@@ -145,6 +162,106 @@ def validation_metrics(
     return out
 
 
+def _top_finite(scores: np.ndarray, k: int) -> np.ndarray:
+    """Each row's top-k columns, best first, with -1 where the score is -inf (an excluded product)."""
+    top = rank(scores, k)
+    return np.where(np.isfinite(np.take_along_axis(scores, top, axis=1)), top, -1)
+
+
+def _masked(scores: np.ndarray, seen: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    out = scores.copy()
+    out[seen] = -np.inf
+    return out
+
+
+def _recalls(top: np.ndarray, rows: np.ndarray, truth: dict[int, set[int]], n_products: int) -> np.ndarray:
+    """``recall_at_k_batch`` with no dense truth matrix: hits are looked up as sorted (row, product) keys."""
+    keys = np.array(
+        sorted(int(row) * n_products + col for row in rows.tolist() for col in truth.get(int(row), ())),
+        dtype=np.int64,
+    )
+    sizes = np.array([len(truth.get(int(row), ())) for row in rows.tolist()], dtype=np.int64)
+    valid = top >= 0
+    wanted = rows[:, None].astype(np.int64) * n_products + np.where(valid, top, 0)
+    where = np.searchsorted(keys, wanted)
+    hits = (where < len(keys)) & (keys[np.minimum(where, max(len(keys) - 1, 0))] == wanted) & valid
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(sizes > 0, hits.sum(axis=1) / np.minimum(top.shape[1], sizes), np.nan)
+
+
+def validate_blockwise(
+    components: dict[str, Ranker],
+    split,
+    rows: np.ndarray,
+    grid: dict[str, tuple[float, ...]] | None = None,
+    block: int = VALIDATION_BLOCK,
+) -> tuple[dict[str, dict[str, float]], dict[str, float], dict[str, dict[str, RankingMetrics]]]:
+    """``tune_weights`` then ``validation_metrics``, with the same results, scoring ``block`` rows at a time.
+
+    Only each row's top 10 per grid point and mode is kept, never a rows x products array: memory is
+    block x products whatever the number of validation customers.
+    """
+    grid = grid or DEFAULT_GRID
+    names = list(grid)
+    combos = [dict(zip(names, combo, strict=True)) for combo in itertools.product(*(grid[n] for n in names))]
+    # Mode "new" is searched over one buy-again weight (it scores only seen products, which "new" drops);
+    # the empty blend is what "new" falls back to when no customer bought anything new.
+    searched_new = [weights.get("buy_again", 0) == grid["buy_again"][0] for weights in combos]
+    combos.append({})
+    searched_new.append(False)
+    n_products = split.train.shape[1]
+    k = TOP_K_EVAL
+    top_all = np.full((len(combos), len(rows), k), -1, dtype=np.int64)
+    top_new = np.full((len(combos), len(rows), k), -1, dtype=np.int64)
+    alone: dict[str, dict[str, np.ndarray]] = {}
+    for start in range(0, len(rows), block):
+        part = slice(start, min(start + block, len(rows)))
+        scores = component_scores(components, rows[part])
+        seen = split.train.confidence[rows[part]].nonzero()
+        for name, values in scores.items():
+            alone.setdefault(name, {m: np.full((len(rows), k), -1, dtype=np.int64) for m in MODES})
+            alone[name]["all"][part] = _top_finite(values, k)
+            alone[name]["new"][part] = _top_finite(_masked(values, seen), k)
+        for index, weights in enumerate(combos):
+            total = blend(scores, weights)
+            top_all[index, part] = _top_finite(total, k)
+            top_new[index, part] = _top_finite(_masked(total, seen), k)
+        del scores
+
+    new_mask = np.array([int(row) in split.truth_new for row in rows], dtype=bool)
+    best: dict[str, tuple[float, int | None]] = {mode: (-1.0, None) for mode in MODES}
+    for index in range(len(combos) - 1):
+        recall_all = float(np.nanmean(_recalls(top_all[index], rows, split.truth_all, n_products)))
+        if recall_all > best["all"][0]:
+            best["all"] = (recall_all, index)
+        if searched_new[index] and new_mask.any():
+            recall = _recalls(top_new[index][new_mask], rows[new_mask], split.truth_new, n_products)
+            recall_new = float(np.nanmean(recall))
+            if recall_new > best["new"][0]:
+                best["new"] = (recall_new, index)
+    chosen = {mode: (len(combos) - 1 if best[mode][1] is None else best[mode][1]) for mode in MODES}
+    weights = {mode: combos[chosen[mode]] for mode in MODES}
+    recalls = {mode: best[mode][0] for mode in MODES}
+
+    kept = set(rows.tolist())
+    truths = {
+        "all": {row: items for row, items in split.truth_all.items() if row in kept},
+        "new": {row: items for row, items in split.truth_new.items() if row in kept},
+    }
+    tops = {name: by_mode for name, by_mode in alone.items()}
+    tops["hybrid"] = {"all": top_all[chosen["all"]], "new": top_new[chosen["new"]]}
+    metrics: dict[str, dict[str, RankingMetrics]] = {}
+    for name, by_mode in tops.items():
+        metrics[name] = {}
+        for mode in MODES:
+            rankings = {
+                int(row): [int(c) for c in top if c >= 0]
+                for row, top in zip(rows, by_mode[mode], strict=True)
+            }
+            metrics[name][mode] = evaluate_rankings(rankings, truths[mode], n_products, k)
+    return weights, recalls, metrics
+
+
 @dataclass
 class Recommendations:
     """Top-k per customer row: product column indices, blended scores and reason kind per item."""
@@ -164,7 +281,9 @@ class HybridRecommender:
         half_life_days: float = 90.0,
         random_state: int = 0,
         grid: dict[str, tuple[float, ...]] | None = None,
+        validation_max_customers: int = VALIDATION_MAX_CUSTOMERS,
     ):
+        self.validation_max_customers = validation_max_customers
         self.validation_days = validation_days
         self.half_life_days = half_life_days
         self.random_state = random_state
@@ -208,15 +327,18 @@ class HybridRecommender:
                 half_life_days=self.half_life_days,
             )
             rows = np.array(sorted(split.truth_all), dtype=np.int64)
+            if len(rows) > self.validation_max_customers:
+                sample = np.random.default_rng(self.random_state).choice(
+                    rows, self.validation_max_customers, replace=False
+                )
+                rows = np.sort(sample)
             if len(rows):
                 progress("validation fit", 0, len(COMPONENTS))
                 components = self._fit_components(split.train, progress, "validation fit")
-                scores = component_scores(components, rows)
                 progress("weight search", 0, 1)
-                self.weights_, self.validation_recall_ = tune_weights(
-                    scores, split.train, rows, split.truth_all, split.truth_new, self.grid
+                self.weights_, self.validation_recall_, self.validation_metrics_ = validate_blockwise(
+                    components, split, rows, self.grid
                 )
-                self.validation_metrics_ = validation_metrics(scores, self.weights_, split, rows)
                 progress("weight search", 1, 1)
         self.interactions_ = build_interactions(
             purchases,
