@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, F
 from django.utils import timezone
 
 from shop.models import Customer, OrderLine, Product, Rating
@@ -200,20 +200,41 @@ def _popular(limit: int):
 
 
 def _live_popular(*, exclude: set[int], limit: int):
-    """Sellable products by order lines in the last 30 days: the fallback when no version exists."""
+    """The fallback when no version exists: sellable products by order lines in the last 30 days,
+    then by their stored units sold.
+
+    Only the window's lines are counted (by the orders' ``placed_at`` index): counting every line of
+    every product took 41 s on a customer's admin page at ten times the shared file.
+    """
     if limit <= 0:
         return []
     since = timezone.now() - timedelta(days=30)
-    products = (
-        Product.objects.sellable()
-        .select_related("stock", "category")
-        .exclude(pk__in=exclude)
-        .annotate(recent_sales=Count("order_lines", filter=Q(order_lines__order__placed_at__gte=since)))
-        .order_by("-recent_sales", "pk")[:limit]
+    recent = (
+        OrderLine.objects.filter(order__placed_at__gte=since, product__in=Product.objects.sellable())
+        .exclude(product__in=exclude)
+        .values("product")
+        .annotate(lines=Count("id"))
+        .order_by("-lines", "product")[:limit]
     )
+    counts = {row["product"]: row["lines"] for row in recent}
+    products = sorted(
+        Product.objects.sellable().select_related("stock", "category").filter(pk__in=counts),
+        key=lambda p: (-counts[p.pk], p.pk),
+    )
+    if len(products) < limit:
+        products += (
+            Product.objects.sellable()
+            .select_related("stock", "category")
+            .exclude(pk__in=set(exclude) | set(counts))
+            .order_by("-units_sold", "pk")[: limit - len(products)]
+        )
     return [
         RecommendedItem(
-            p, float(p.recent_sales), reason_text(Reason.POPULAR, None), Reason.POPULAR, source="recent_sales"
+            p,
+            float(counts.get(p.pk, 0)),
+            reason_text(Reason.POPULAR, None),
+            Reason.POPULAR,
+            source="recent_sales",
         )
         for p in products
     ]

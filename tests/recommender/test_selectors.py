@@ -76,6 +76,25 @@ def test_without_any_trained_version_customers_still_get_popular_sellable_produc
     assert all(item.reason == "popular this month" for item in items)
 
 
+def test_without_a_version_this_months_lines_rank_first_then_stored_units_sold(shop):
+    products = sorted(shop.products.values(), key=lambda p: p.pk)
+    hot, warm, steady = products[-1], products[-2], products[-3]
+    Product.objects.filter(pk=steady.pk).update(units_sold=10**6)
+    buyer = shop.customers["c0"]
+    for number, wanted in [("NOW-1", [hot, warm]), ("NOW-2", [hot])]:
+        order = Order.objects.create(number=number, customer=buyer, status=Order.Status.FULFILLED)
+        for line_number, product in enumerate(wanted, start=1):
+            OrderLine.objects.create(
+                order=order, line_number=line_number, product=product, quantity=1, unit_price=Decimal("1")
+            )
+    newcomer = Customer.objects.create(external_id="newcomer")
+    items = selectors.recommendations_for(customer=newcomer, limit=5)
+    assert _ids(items)[:3] == [hot.pk, warm.pk, steady.pk]
+    assert [item.score for item in items[:2]] == [2.0, 1.0]
+    # Mode "new" leaves out what the customer bought, this month's lines included.
+    assert hot.pk not in _ids(selectors.recommendations_for(customer=buyer, limit=5, mode=Mode.NEW))
+
+
 def test_reasons_say_why_in_specific_words(trained):
     reasons = set()
     for customer in trained.customers.values():
