@@ -24,6 +24,7 @@ from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
+from django.utils.safestring import mark_safe
 
 from shop import formats
 from shop.models import Category
@@ -103,6 +104,13 @@ class WorklistViewsMixin:
             group["rows"] = rows_by_supplier.get(group["supplier_id"], [])
             group["more"] = max(group["lines"] - shown, 0)
             group["ids"] = open_ids.get(group["supplier_id"], [])
+            # One string, not a template loop: a large supplier has thousands of open lines.
+            group["ids_inputs"] = mark_safe(  # noqa: S308 - integer primary keys and a constant name
+                "".join(
+                    f'<input type="hidden" name="{admin.helpers.ACTION_CHECKBOX_NAME}" value="{int(pk)}">'
+                    for pk in group["ids"]
+                )
+            )
             minimum = group["minimum"] or Decimal(0)
             subtotal = group["subtotal"] or Decimal(0)
             group["short_by"] = minimum - subtotal if group["supplier_id"] and subtotal < minimum else None
