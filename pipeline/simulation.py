@@ -259,6 +259,10 @@ class DayFigures:
 class Replay:
     """One simulation, driven day by day; ``hook(point, invoice)`` lets tests interrupt it."""
 
+    @staticmethod
+    def default_hook(point: str, invoice: str) -> None:
+        """Called at each step of an invoice ("placed", "paid"); tests replace it to interrupt."""
+
     def __init__(
         self,
         *,
@@ -276,7 +280,7 @@ class Replay:
         self.secret = secret
         self.plan = plan
         self.progress = progress or (lambda n: None)
-        self.hook = hook or (lambda point, invoice: None)
+        self.hook = hook or Replay.default_hook
         self.log = log or (lambda message: None)
         self.tokens: dict[str, str] = {}
         self.products = dict(Product.objects.values_list("sku", "pk"))

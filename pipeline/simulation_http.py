@@ -141,6 +141,8 @@ class OwnServer:
             "DATABASE_URL": database_url(),
             "DJANGO_SETTINGS_MODULE": os.environ.get("DJANGO_SETTINGS_MODULE", "config.settings.local"),
             "SHOP_PAYMENT_WEBHOOK_SECRET": secret,
+            # Eager retrains write the recommender's files here; the server must read the same ones.
+            "ARTIFACTS_DIR": str(settings.ARTIFACTS_DIR),
             **(extra_env or {}),
         }
         self.log_path = Path(settings.BASE_DIR) / "var" / f"simulate_shop_server_{self.port}.log"
