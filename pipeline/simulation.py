@@ -302,6 +302,16 @@ class Replay:
         history = history_plan(plan, start)
         result = transactions_import(plan=history)
         log(f"history: {result.lines_created:,} order lines, {result.cancellations_created:,} cancellations")
+        # Products first sold in the window are in the catalogue from the start (the import writes
+        # only the products its lines name), with no stock: nothing forecasts them yet.
+        known = set(Product.objects.values_list("sku", flat=True))
+        Product.objects.bulk_create(
+            [
+                Product(sku=sku, name=name, price=Decimal(str(price)).quantize(Decimal("0.01")))
+                for sku, name, price in plan.products[["sku", "name", "price"]].itertuples(index=False)
+                if sku not in known
+            ]
+        )
         supplier = inventory_services.supplier_upsert(
             name=SUPPLIER_NAME, email="orders@supplier.invalid", lead_time_days=options.lead_time_days
         )
