@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 import sys
 from dataclasses import asdict
 from datetime import date
@@ -84,6 +85,8 @@ class Command(BaseCommand):
                 f"{existing.options}"
             )
 
+        # A polite kill (SIGTERM) stops like Ctrl-C: the day's state is kept and the server stopped.
+        signal.signal(signal.SIGTERM, _interrupt)
         plan = sim.plan_file(options.file)
         events = sim.window_events(plan, options.start_day, options.end_day)
         server = None
@@ -130,3 +133,7 @@ class Command(BaseCommand):
         for key, value in summary.items():
             self.stdout.write(f"{key}: {value}")
         self.stdout.write(f"Wrote {Path(simulation.output_dir) / 'days.csv'} and summary.json")
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
