@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from dataclasses import asdict
 from datetime import date
 from pathlib import Path
@@ -86,7 +87,8 @@ class Command(BaseCommand):
             )
 
         # A polite kill (SIGTERM) stops like Ctrl-C: the day's state is kept and the server stopped.
-        signal.signal(signal.SIGTERM, _interrupt)
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, _interrupt)
         plan = sim.plan_file(options.file)
         events = sim.window_events(plan, options.start_day, options.end_day)
         server = None
