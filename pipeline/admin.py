@@ -18,7 +18,7 @@ from shop import formats
 from shop.admin_paginator import EstimatedCountPaginator
 
 from . import services
-from .models import Run
+from .models import Run, Simulation, SimulationDay
 
 
 @admin.register(Run)
@@ -155,3 +155,48 @@ class RunAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
         return HttpResponseRedirect(target)
+
+
+@admin.register(Simulation)
+class SimulationAdmin(admin.ModelAdmin):
+    """Replays of ``simulate_shop``: read-only, with the days as a chart (fill rate, stock value)."""
+
+    change_form_template = "admin/pipeline/simulation/change_form.html"
+    list_display = ["id", "window", "status", "fill_rate", "orders", "created_at", "finished_at"]
+    list_filter = ["status"]
+    readonly_fields = [field.name for field in Simulation._meta.fields]
+    exclude = ["deliveries"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # simulations are started with the management command
+
+    def has_change_permission(self, request: HttpRequest, obj: Simulation | None = None) -> bool:
+        return False
+
+    @admin.display(description="window")
+    def window(self, obj: Simulation) -> str:
+        return f"{obj.options.get('start')} to {obj.options.get('end')}"
+
+    @admin.display(description="fill rate (units)")
+    def fill_rate(self, obj: Simulation) -> str:
+        value = (obj.summary or {}).get("fill_rate_units")
+        return "-" if value is None else f"{100 * value:.1f}%"
+
+    @admin.display(description="orders")
+    def orders(self, obj: Simulation) -> str:
+        value = (obj.summary or {}).get("orders_placed")
+        return "-" if value is None else f"{value:,}"
+
+    def change_view(self, request: HttpRequest, object_id: str, form_url: str = "", extra_context=None):
+        from django.utils.safestring import mark_safe
+
+        from .simulation_chart import simulation_chart_svg
+
+        days = list(SimulationDay.objects.filter(simulation_id=object_id).order_by("day"))
+        svg = simulation_chart_svg(
+            days=[d.day for d in days],
+            fill_rates=[d.units_served / d.units_demanded if d.units_demanded else None for d in days],
+            stock_values=[float(d.stock_value) for d in days],
+        )
+        extra_context = {**(extra_context or {}), "simulation_chart": mark_safe(svg)}  # noqa: S308 (our SVG)
+        return super().change_view(request, object_id, form_url, extra_context=extra_context)

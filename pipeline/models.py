@@ -194,3 +194,96 @@ class ForecastChunk(models.Model):
 
     def __str__(self) -> str:
         return f"Chunk {self.index} of run #{self.run_id} ({self.status})"
+
+
+class Simulation(models.Model):
+    """One ``simulate_shop`` replay: its options, where it got to, and its figures when finished.
+
+    The days and invoices it has done are stored as they finish, so an interrupted replay resumes
+    where it stopped and never places an invoice's order twice.
+    """
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        FINISHED = "finished", "Finished"
+
+    output_dir = models.CharField(max_length=500)
+    options = models.JSONField(default=dict)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    # Orders with a larger id were placed by the replay (what "lost or doubled" is checked against).
+    first_order_id = models.BigIntegerField(default=0)
+    start_forecast_run_id = models.BigIntegerField(null=True, blank=True)
+    # Purchase order id -> the day it arrives (the seeded lead time of that delivery).
+    deliveries = models.JSONField(default=dict, blank=True)
+    summary = models.JSONField(default=dict, blank=True)
+    wall_seconds = models.FloatField(default=0.0)  # summed over every process that worked on it
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        opts = self.options
+        return f"Simulation #{self.pk} {opts.get('start')} to {opts.get('end')}"
+
+
+class SimulationDay(models.Model):
+    """One replayed day, written when its night is over: the row of ``days.csv``."""
+
+    simulation = models.ForeignKey(Simulation, on_delete=models.CASCADE, related_name="days")
+    day = models.DateField()
+    units_demanded = models.IntegerField(default=0)
+    units_served = models.IntegerField(default=0)
+    lost_units = models.IntegerField(default=0)
+    lines_demanded = models.IntegerField(default=0)
+    lines_filled = models.IntegerField(default=0)
+    units_on_hand = models.IntegerField(default=0)
+    stock_value = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    stockout_product_days = models.IntegerField(default=0)
+    purchase_orders = models.IntegerField(default=0)
+    deliveries = models.IntegerField(default=0)
+    orders_placed = models.IntegerField(default=0)
+    returns = models.IntegerField(default=0)
+    cancellations = models.IntegerField(default=0)
+    retrain_seconds = models.FloatField(default=0.0)
+    api_p99_ms = models.FloatField(default=0.0)
+    server_errors = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["simulation", "day"]
+        constraints = [models.UniqueConstraint(fields=["simulation", "day"], name="simulation_day_once")]
+
+    def __str__(self) -> str:
+        return f"{self.simulation_id}: {self.day}"
+
+
+class SimulationInvoice(models.Model):
+    """One invoice of the file as the replay handled it; ``body`` is written before each request."""
+
+    class Kind(models.TextChoices):
+        SALE = "sale", "Sale"
+        CANCELLATION = "cancellation", "Cancellation"
+
+    class Status(models.TextChoices):
+        PLACING = "placing", "Placing"
+        DONE = "done", "Done"
+
+    simulation = models.ForeignKey(Simulation, on_delete=models.CASCADE, related_name="invoices")
+    day = models.DateField()
+    invoice = models.CharField(max_length=64)
+    part = models.PositiveIntegerField(default=0)  # an invoice longer than ORDER_MAX_LINES is split
+    kind = models.CharField(max_length=16, choices=Kind.choices, default=Kind.SALE)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PLACING)
+    body = models.JSONField(default=dict, blank=True)  # the request last sent for this invoice
+    order_number = models.CharField(max_length=32, blank=True)
+    figures = models.JSONField(default=dict, blank=True)  # units, lines, hits, latencies, errors
+
+    class Meta:
+        ordering = ["simulation", "day", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["simulation", "invoice", "part"], name="simulation_invoice_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.simulation_id}: {self.invoice}/{self.part}"
