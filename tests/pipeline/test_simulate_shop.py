@@ -6,6 +6,7 @@ tests need committed data: ``transaction=True``.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -25,6 +26,7 @@ from django.db.models import Sum
 from inventory.models import PurchaseOrder
 from pipeline import simulation as sim
 from pipeline.models import Simulation, SimulationDay, SimulationInvoice
+from pipeline.simulation_http import database_url
 from shop.models import Order, OrderLine
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.slow]
@@ -132,7 +134,7 @@ def test_a_replay_killed_and_interrupted_resumes_without_losing_or_doubling_an_o
     ]
     env = {
         **os.environ,
-        "DATABASE_URL": f"sqlite:///{connection.settings_dict['NAME']}",
+        "DATABASE_URL": database_url(),  # the test database, SQLite or PostgreSQL
         "ARTIFACTS_DIR": str(settings.ARTIFACTS_DIR),
     }
     # 1. A process killed without warning (SIGKILL) in the middle of the first day's orders.
@@ -150,17 +152,20 @@ def test_a_replay_killed_and_interrupted_resumes_without_losing_or_doubling_an_o
         cwd=settings.BASE_DIR,
         env=env,
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=(tmp_path / "killed.err").open("w"),
         start_new_session=True,  # its gunicorn is killed with it
     )
     try:
         deadline = time.monotonic() + 300
         while _done_invoices() < 8:
-            assert process.poll() is None, "the replay ended before it could be killed"
+            assert process.poll() is None, (
+                "the replay ended before it could be killed: " + (tmp_path / "killed.err").read_text()[-2000:]
+            )
             assert time.monotonic() < deadline
             time.sleep(0.2)
     finally:
-        os.killpg(process.pid, signal.SIGKILL)
+        with contextlib.suppress(ProcessLookupError):  # a process that already ended has no group left
+            os.killpg(process.pid, signal.SIGKILL)
         process.wait()
 
     # 2. Resumed here, and interrupted (as by Ctrl-C) after an order is placed but before it is paid.
