@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+from django.urls import reverse
 
 from tests.conftest import service_missing
 
@@ -55,6 +56,14 @@ class BrowserSession:
         if response is not None:
             assert response.status < 400, f"{name}: HTTP {response.status} for {response.url}"
         self.shot(name)
+
+    def log_in(self, username: str, password: str, name: str) -> None:
+        """Sign in on the admin's login page (the screenshot of the page is ``name``)."""
+        self.open(reverse("admin:login"), name)
+        self.page.fill("#id_username", username)
+        self.page.fill("#id_password", password)
+        self.page.click("input[type=submit]")
+        self.page.wait_for_load_state("load")
 
     def shot(self, name: str) -> None:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -36,11 +36,7 @@ WORKLIST = "admin:inventory_reordersuggestion_changelist"
 
 def _log_in(session) -> None:
     get_user_model().objects.create_superuser("buyer", "buyer@example.com", PASSWORD)
-    session.open(reverse("admin:login"), "40_login")
-    session.page.fill("#id_username", "buyer")
-    session.page.fill("#id_password", PASSWORD)
-    session.page.click("input[type=submit]")
-    session.page.wait_for_load_state("load")
+    session.log_in("buyer", PASSWORD, "40_login")
 
 
 def _serious_violations(page) -> list[str]:

@@ -27,11 +27,7 @@ PASSWORD = "warehouse-pw-1234567"
 
 def _log_in(session) -> None:
     get_user_model().objects.create_superuser("picker", "picker@example.com", PASSWORD)
-    session.open(reverse("admin:login"), "ship_00_login")
-    session.page.fill("#id_username", "picker")
-    session.page.fill("#id_password", PASSWORD)
-    session.page.click("input[type=submit]")
-    session.page.wait_for_load_state("load")
+    session.log_in("picker", PASSWORD, "ship_00_login")
 
 
 def _queue_numbers(page) -> list[str]:

@@ -14,17 +14,7 @@ from tests.integration.conftest import real_broker, redis_db, workers  # noqa: F
 
 from .conftest import build_shop
 
-FIELDS = [
-    "customer",
-    "mode",
-    "rank",
-    "product",
-    "score",
-    "reason",
-    "reason_product",
-    "reason_count",
-    "reason_date",
-]
+FIELDS = [name for name in services.CUSTOMER_LIST_FIELDS if name != "version"]
 
 
 def _lists(version) -> list[tuple]:
